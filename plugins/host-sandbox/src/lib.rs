@@ -1,0 +1,148 @@
+//! The default backend: runs tools on the host, in the session's staging directory.
+//!
+//! Mode S only: the host syncs the workspace into the staging dir (granted to this plugin as a
+//! WASI preopen) before each tool run and pulls changes after it. The plugin itself only maps the
+//! user's cwd into the staging dir and spawns the tool through `host-process`, which the host
+//! checks against the grant (the toolchain programs found on PATH).
+
+use devshell::backend::host_process::{self, Command, ProcessError, Stdio};
+use devshell::backend::types::{
+    BackendInfo, DirEntry, EntryStat, ExitStatus, FsError, SessionConfig, SessionError, ToolOutput, ToolRequest,
+    WorkspaceMode,
+};
+
+wit_bindgen::generate!({ path: "../../wit", world: "backend" });
+
+devshell_plugin_kit::manifest!(
+    r#"{"name":"host-sandbox","version":"0.1.0","description":"Runs cargo and friends on the host, in a persistent staging dir synced with the workspace","capabilities":{"programs":["cargo","rustup","rustc"],"dirs":["staging"],"network":false}}"#
+);
+
+/// How long a capture read waits before checking the other stream.
+const POLL_MS: u64 = 20;
+
+struct HostSandbox;
+
+struct Session {
+    config: SessionConfig,
+}
+
+impl exports::devshell::backend::session::Guest for HostSandbox {
+    type Session = Session;
+}
+
+impl exports::devshell::backend::session::GuestSession for Session {
+    fn new(config: SessionConfig) -> Self {
+        Session { config }
+    }
+
+    fn ensure_ready(&self) -> Result<(), SessionError> {
+        if self.config.mode != WorkspaceMode::Sync {
+            return Err(SessionError::Unavailable(
+                "host-sandbox supports only the sync workspace mode (DEVSHELL_VM_WORKSPACE_MODE=sync)".into(),
+            ));
+        }
+        match std::fs::metadata(&self.config.staging_dir) {
+            Ok(meta) if meta.is_dir() => Ok(()),
+            Ok(_) => Err(SessionError::Unavailable(format!("staging dir {} is not a directory", self.config.staging_dir))),
+            Err(e) => Err(SessionError::Unavailable(format!("staging dir {} is not reachable: {e}", self.config.staging_dir))),
+        }
+    }
+
+    fn run_tool(&self, request: ToolRequest) -> Result<ToolOutput, SessionError> {
+        let cwd = if request.cwd.is_empty() {
+            self.config.staging_dir.clone()
+        } else {
+            format!("{}/{}", self.config.staging_dir, request.cwd)
+        };
+        let stdio = if request.capture { Stdio::Pipe } else { Stdio::Inherit };
+        let command = Command {
+            program: request.program.clone(),
+            args: request.args.clone(),
+            cwd: Some(cwd),
+            env: request.env.clone(),
+            stdin: if request.capture { Stdio::Null } else { Stdio::Inherit },
+            stdout: stdio,
+            stderr: stdio,
+            timeout_ms: request.timeout_ms,
+        };
+        let child = host_process::spawn(&command).map_err(|e| session_error(&request.program, e))?;
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        if request.capture {
+            let (mut out_open, mut err_open) = (true, true);
+            while out_open || err_open {
+                if out_open {
+                    out_open = drain(child.read_stdout(64 * 1024, POLL_MS), &mut stdout, &request.program)?;
+                }
+                if err_open {
+                    err_open = drain(child.read_stderr(64 * 1024, POLL_MS), &mut stderr, &request.program)?;
+                }
+            }
+        }
+        let status = child
+            .wait(None)
+            .map_err(|e| session_error(&request.program, e))?
+            .unwrap_or(ExitStatus { code: None, signal: None });
+        Ok(ToolOutput { status, stdout, stderr })
+    }
+
+    fn info(&self) -> BackendInfo {
+        BackendInfo {
+            name: "host-sandbox".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            mode: self.config.mode,
+            guest_mount: self.config.staging_dir.clone(),
+            syncs: true,
+        }
+    }
+
+    fn shutdown(&self) -> Result<(), SessionError> {
+        Ok(())
+    }
+}
+
+/// Append a read chunk; false once the stream reached end of file.
+fn drain(read: Result<Option<Vec<u8>>, ProcessError>, into: &mut Vec<u8>, program: &str) -> Result<bool, SessionError> {
+    match read.map_err(|e| session_error(program, e))? {
+        Some(chunk) => {
+            into.extend_from_slice(&chunk);
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+fn session_error(program: &str, error: ProcessError) -> SessionError {
+    match error {
+        ProcessError::Denied(m) => SessionError::Denied(m),
+        ProcessError::NotFound(m) => SessionError::Unavailable(format!("{program}: {m}")),
+        ProcessError::Timeout(m) => SessionError::Timeout(m),
+        ProcessError::Io(m) => SessionError::Backend(format!("{program}: {m}")),
+    }
+}
+
+fn no_guest_fs<T>() -> Result<T, FsError> {
+    Err(FsError::Backend("host-sandbox has no guest filesystem: it runs in sync mode only".into()))
+}
+
+impl exports::devshell::backend::guest_fs::Guest for HostSandbox {
+    fn list_dir(_: String) -> Result<Vec<DirEntry>, FsError> {
+        no_guest_fs()
+    }
+    fn stat(_: String) -> Result<EntryStat, FsError> {
+        no_guest_fs()
+    }
+    fn read_file(_: String) -> Result<Vec<u8>, FsError> {
+        no_guest_fs()
+    }
+    fn write_file(_: String, _: Vec<u8>) -> Result<(), FsError> {
+        no_guest_fs()
+    }
+    fn mkdir(_: String) -> Result<(), FsError> {
+        no_guest_fs()
+    }
+    fn remove(_: String) -> Result<(), FsError> {
+        no_guest_fs()
+    }
+}
+
+export!(HostSandbox);

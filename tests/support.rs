@@ -1,0 +1,42 @@
+//! Shared helpers for the integration tests.
+
+use std::path::Path;
+
+use devshell::plugin::cache::CompileCache;
+use devshell::plugin::grants::Grant;
+use devshell::plugin::{builtin, Limits, PluginInstance, PluginSource, Runtime, SessionConfig, WorkspaceMode};
+
+/// A runtime whose compile cache lives in `cache_dir`.
+pub fn runtime(cache_dir: &Path) -> Runtime {
+    Runtime::new(CompileCache::new(Some(cache_dir.to_path_buf()))).expect("runtime")
+}
+
+pub fn mock_source() -> PluginSource {
+    builtin::find("mock").expect("mock is built in")
+}
+
+pub fn faulty_source() -> PluginSource {
+    PluginSource::File(builtin::FAULTY_PATH.into())
+}
+
+/// A grant of one staging dir, seen by the plugin at its real host path.
+pub fn staging_grant(staging: &Path) -> Grant {
+    let mut grant = Grant::default();
+    let real = staging.canonicalize().unwrap();
+    grant.allow_dir(&real, real.to_str().unwrap()).unwrap();
+    grant
+}
+
+pub fn sync_config(staging: &Path) -> SessionConfig {
+    SessionConfig {
+        mode: WorkspaceMode::Sync,
+        guest_mount: "/workspace".into(),
+        staging_dir: staging.canonicalize().unwrap().to_str().unwrap().into(),
+        options: vec![],
+    }
+}
+
+pub fn instantiate(runtime: &Runtime, source: &PluginSource, grant: Grant, limits: Limits) -> PluginInstance {
+    let loaded = runtime.load(source).expect("load");
+    runtime.instantiate(&loaded, grant, limits).expect("instantiate")
+}
