@@ -1,4 +1,20 @@
 //! devshell: a development shell for Rust projects over an in-memory workspace, with toolchain
 //! commands run in a pluggable, sandboxed execution backend (a WebAssembly component).
+//!
+//! Modules, in the order data flows: `repl` reads a line, `shell` parses (`shell::syntax`) and
+//! runs it, `builtins` act on the workspace (`vfs`), routed tools go to `session`, which syncs
+//! (`sync`) and calls the backend through `plugin` (runtime, grants, cache). `config` and
+//! `state` hold settings and persistence; `cli` is the entry point.
 
+pub mod builtins;
+pub mod cli;
+pub mod config;
 pub mod plugin;
+pub mod repl;
+pub mod session;
+pub mod shell;
+pub mod state;
+pub mod sync;
+pub mod vfs;
+
+pub use plugin::process::INTERRUPTED;

@@ -1,0 +1,162 @@
+//! Configuration: the TOML file, the `DEVSHELL_VM_*` environment (names kept from the reference
+//! implementation) and command-line flags, merged in that order of precedence (flags win).
+//! Unknown or bad values are errors naming the variable and the accepted values. Owns parsing
+//! only; nothing here starts anything.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+use crate::plugin::WorkspaceMode;
+
+pub const ENV_VM: &str = "DEVSHELL_VM";
+pub const ENV_BACKEND: &str = "DEVSHELL_VM_BACKEND";
+pub const ENV_WORKSPACE_MODE: &str = "DEVSHELL_VM_WORKSPACE_MODE";
+pub const ENV_EAGER: &str = "DEVSHELL_VM_EAGER";
+pub const ENV_EXEC_TIMEOUT_MS: &str = "DEVSHELL_VM_EXEC_TIMEOUT_MS";
+pub const ENV_GUEST_WORKSPACE: &str = "DEVSHELL_VM_GUEST_WORKSPACE";
+
+/// The config file (`~/.config/devshell/config.toml`, or `DEVSHELL_CONFIG`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub backend: Option<String>,
+    pub workspace_mode: Option<String>,
+    /// Extra program names routed to the backend (besides cargo, rustup, rustc).
+    #[serde(default)]
+    pub routed_tools: Vec<String>,
+    /// Path segment names whose files are pulled lazily (default: `target`).
+    pub lazy: Option<Vec<String>>,
+    pub exec_timeout_ms: Option<u64>,
+    pub plugin_call_timeout_ms: Option<u64>,
+    pub plugin_memory_mb: Option<usize>,
+    /// Third-party backends: `[plugins.NAME] path = "…", grant = { programs = […], dirs = […] }`.
+    #[serde(default)]
+    pub plugins: BTreeMap<String, PluginConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginConfig {
+    pub path: PathBuf,
+    #[serde(default)]
+    pub grant: Option<GrantConfig>,
+}
+
+/// What the user granted a third-party plugin. Absent means nothing.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantConfig {
+    #[serde(default)]
+    pub programs: Vec<String>,
+    /// `staging` or absolute host paths.
+    #[serde(default)]
+    pub dirs: Vec<String>,
+    #[serde(default)]
+    pub network: bool,
+}
+
+/// Everything the session layer needs, resolved.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub backend: String,
+    pub mode: WorkspaceMode,
+    pub guest_mount: String,
+    pub eager: bool,
+    pub exec_timeout: Option<Duration>,
+    pub routed: Vec<String>,
+    pub lazy_names: Vec<String>,
+    pub call_timeout: Duration,
+    pub memory_bytes: usize,
+    pub plugins: BTreeMap<String, PluginConfig>,
+}
+
+pub fn config_path() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("DEVSHELL_CONFIG") {
+        return Some(PathBuf::from(path));
+    }
+    directories::ProjectDirs::from("", "", "devshell").map(|d| d.config_dir().join("config.toml"))
+}
+
+pub fn load_file() -> Result<FileConfig> {
+    let Some(path) = config_path() else { return Ok(FileConfig::default()) };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileConfig::default()),
+        Err(e) => Err(e).with_context(|| format!("cannot read config file {}", path.display())),
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn truthy(name: &str, value: &str) -> Result<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => bail!("{name}={value:?} is not valid; accepted: 1/true/yes/on or 0/false/no/off"),
+    }
+}
+
+pub const BUILTIN_BACKENDS: &[&str] = &["host-sandbox", "mock"];
+
+/// Merge file, environment and the `--backend` flag.
+pub fn resolve(file: FileConfig, backend_flag: Option<String>) -> Result<Settings> {
+    let vm_on = match env(ENV_VM) {
+        Some(value) => truthy(ENV_VM, &value)?,
+        None => true,
+    };
+    let requested = backend_flag.or_else(|| env(ENV_BACKEND)).or(file.backend.clone()).unwrap_or_else(|| "host-sandbox".into());
+    let backend = match requested.as_str() {
+        _ if !vm_on => "host-sandbox".to_string(),
+        "host" | "host-sandbox" => "host-sandbox".into(),
+        "auto" => {
+            // No VM backend ships in this build yet; say which one was picked.
+            eprintln!("devshell: backend auto: using host-sandbox (no VM backend is available)");
+            "host-sandbox".into()
+        }
+        name if BUILTIN_BACKENDS.contains(&name) || file.plugins.contains_key(name) => name.into(),
+        name => {
+            let mut known: Vec<String> = BUILTIN_BACKENDS.iter().map(|s| s.to_string()).collect();
+            known.extend(file.plugins.keys().cloned());
+            bail!(
+                "{ENV_BACKEND}/--backend {name:?} is not a known backend; accepted: host (= host-sandbox), auto, {} \
+                 (lima and beta are not available in this build; add third-party backends under [plugins] in the config file)",
+                known.join(", ")
+            );
+        }
+    };
+    let mode_text = env(ENV_WORKSPACE_MODE).or(file.workspace_mode.clone()).unwrap_or_else(|| "sync".into());
+    let mode = match mode_text.as_str() {
+        "sync" => WorkspaceMode::Sync,
+        "guest" => WorkspaceMode::Guest,
+        other => bail!("{ENV_WORKSPACE_MODE}={other:?} is not valid; accepted: sync, guest"),
+    };
+    let eager = env(ENV_EAGER).map(|v| truthy(ENV_EAGER, &v)).transpose()?.unwrap_or(false);
+    let exec_timeout_ms = match env(ENV_EXEC_TIMEOUT_MS) {
+        Some(v) => v.trim().parse::<u64>().map_err(|_| anyhow::anyhow!("{ENV_EXEC_TIMEOUT_MS}={v:?} is not valid; accepted: a whole number of milliseconds (0 = no limit)"))?,
+        None => file.exec_timeout_ms.unwrap_or(0),
+    };
+    let guest_mount = env(ENV_GUEST_WORKSPACE).unwrap_or_else(|| "/workspace".into());
+    if !guest_mount.starts_with('/') {
+        bail!("{ENV_GUEST_WORKSPACE}={guest_mount:?} is not valid; accepted: an absolute guest path such as /workspace");
+    }
+    let mut routed: Vec<String> = ["cargo", "rustup", "rustc"].iter().map(|s| s.to_string()).collect();
+    routed.extend(file.routed_tools.iter().cloned());
+    Ok(Settings {
+        backend,
+        mode,
+        guest_mount,
+        eager,
+        exec_timeout: (exec_timeout_ms > 0).then(|| Duration::from_millis(exec_timeout_ms)),
+        routed,
+        lazy_names: file.lazy.clone().unwrap_or_else(|| vec!["target".into()]),
+        call_timeout: Duration::from_millis(file.plugin_call_timeout_ms.unwrap_or(10_000)),
+        memory_bytes: file.plugin_memory_mb.unwrap_or(256) << 20,
+        plugins: file.plugins,
+    })
+}

@@ -1,0 +1,238 @@
+//! The session lifecycle, backend-agnostic: pick the backend, start it lazily on the first routed
+//! tool (or eagerly), sync around each tool run in Mode S, shut down with a final pull.
+//!
+//! Owns the plugin runtime's lifetime (created on first use, so a run with no tool pays nothing)
+//! and each built-in backend's grant. A plugin fault ends the session, never the shell: the
+//! workspace is untouched and the next tool starts a new session.
+
+use std::path::PathBuf;
+
+use anyhow::{anyhow, Context, Result};
+use wasmtime::component::ResourceAny;
+
+use crate::config::Settings;
+use crate::plugin::cache::CompileCache;
+use crate::plugin::grants::Grant;
+use crate::plugin::{builtin, BackendInfo, Limits, PluginInstance, PluginSource, Runtime, SessionConfig, ToolRequest, WorkspaceMode};
+use crate::shell::{ToolBackend, ToolCall, ToolResult};
+use crate::sync::{self, Manifest, Rules};
+use crate::vfs::Vfs;
+
+struct Active {
+    instance: PluginInstance,
+    session: ResourceAny,
+    info: BackendInfo,
+}
+
+pub struct Sessions {
+    settings: Settings,
+    staging: PathBuf,
+    runtime: Option<Runtime>,
+    active: Option<Active>,
+    last_failure: Option<String>,
+    /// The sync manifest; persisted with the workspace by the caller.
+    pub manifest: Manifest,
+    rules: Rules,
+}
+
+impl Sessions {
+    pub fn new(settings: Settings, staging: PathBuf, manifest: Manifest) -> Sessions {
+        let rules = Rules { lazy_names: settings.lazy_names.clone() };
+        Sessions { settings, staging, runtime: None, active: None, last_failure: None, manifest, rules }
+    }
+
+    pub fn staging_dir(&self) -> &PathBuf {
+        &self.staging
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    fn syncs(&self) -> bool {
+        self.settings.mode == WorkspaceMode::Sync
+    }
+
+    fn source(&self) -> Result<PluginSource> {
+        if let Some(source) = builtin::find(&self.settings.backend) {
+            return Ok(source);
+        }
+        let plugin = self.settings.plugins.get(&self.settings.backend).ok_or_else(|| anyhow!("unknown backend {}", self.settings.backend))?;
+        Ok(PluginSource::File(plugin.path.clone()))
+    }
+
+    /// The grant for the chosen backend: built-ins come with theirs; third-party plugins get
+    /// exactly what the config file grants (nothing when it grants nothing).
+    fn grant(&self) -> Result<Grant> {
+        let mut grant = Grant::default();
+        let staging = self.staging.canonicalize().with_context(|| format!("staging dir {}", self.staging.display()))?;
+        let (programs, dirs, network): (Vec<String>, Vec<String>, bool) = match self.settings.backend.as_str() {
+            "host-sandbox" => (self.settings.routed.clone(), vec!["staging".into()], false),
+            "mock" => (vec![], vec!["staging".into()], false),
+            name => {
+                let granted = self.settings.plugins.get(name).and_then(|p| p.grant.clone()).unwrap_or_default();
+                (granted.programs, granted.dirs, granted.network)
+            }
+        };
+        for program in programs {
+            // A toolchain program that is not installed is simply not granted.
+            if let Err(e) = grant.allow_program(&program, None) {
+                tracing::debug!("not granting {program}: {e}");
+            }
+        }
+        for dir in dirs {
+            let host = if dir == "staging" { staging.clone() } else { PathBuf::from(&dir) };
+            grant.allow_dir(&host, host.to_str().unwrap_or_default()).map_err(|e| anyhow!("granted directory {dir}: {e}"))?;
+        }
+        grant.network = network;
+        Ok(grant)
+    }
+
+    fn ensure_started(&mut self, vfs: &mut Vfs) -> Result<()> {
+        if self.active.is_some() {
+            return Ok(());
+        }
+        std::fs::create_dir_all(&self.staging).with_context(|| format!("cannot create staging dir {}", self.staging.display()))?;
+        if self.runtime.is_none() {
+            self.runtime = Some(Runtime::new(CompileCache::new(crate::plugin::default_cache_dir()))?);
+        }
+        let runtime = self.runtime.as_ref().expect("just created");
+        let loaded = runtime.load(&self.source()?)?;
+        let limits = Limits { call_timeout: self.settings.call_timeout, memory_bytes: self.settings.memory_bytes };
+        let mut instance = runtime.instantiate(&loaded, self.grant()?, limits)?;
+        let config = SessionConfig {
+            mode: self.settings.mode,
+            guest_mount: self.settings.guest_mount.clone(),
+            staging_dir: if self.syncs() { self.staging.canonicalize()?.to_string_lossy().into_owned() } else { String::new() },
+            options: vec![],
+        };
+        let session = instance.new_session(&config)?;
+        instance.ensure_ready(session)?;
+        let info = instance.info(session)?;
+        if self.syncs() {
+            let report = sync::push(vfs, &self.staging, &mut self.manifest).context("initial push to the staging dir")?;
+            tracing::debug!(?report, "initial push");
+            report_conflicts(&report);
+        }
+        self.active = Some(Active { instance, session, info });
+        self.last_failure = None;
+        Ok(())
+    }
+
+    /// Record a failure and drop the session, so the next tool starts a new one.
+    fn fail(&mut self, error: anyhow::Error) -> anyhow::Error {
+        if self.active.as_ref().is_some_and(|a| a.instance.poisoned().is_some()) {
+            self.active = None;
+        }
+        self.last_failure = Some(format!("{error:#}"));
+        error
+    }
+}
+
+fn report_conflicts(report: &sync::Report) {
+    for (path, kept) in &report.conflicts {
+        eprintln!("devshell: conflict: {path} changed in the workspace and in the backend; kept the workspace version, the backend's is in {kept}");
+    }
+}
+
+impl ToolBackend for Sessions {
+    fn run_tool(&mut self, vfs: &mut Vfs, call: ToolCall) -> Result<ToolResult> {
+        if let Err(e) = self.ensure_started(vfs) {
+            return Err(self.fail(e));
+        }
+        if self.syncs() {
+            let report = sync::push(vfs, &self.staging, &mut self.manifest).map_err(|e| anyhow!("sync to the backend failed: {e}"))?;
+            report_conflicts(&report);
+        }
+        let request = ToolRequest {
+            program: call.program,
+            args: call.args,
+            cwd: call.cwd,
+            env: call.env,
+            capture: call.capture,
+            timeout_ms: self.settings.exec_timeout.map(|t| t.as_millis() as u64),
+        };
+        let active = self.active.as_mut().expect("started");
+        let outcome = active.instance.run_tool(active.session, &request);
+        // Pull even after a failed run: whatever the tool changed must not be lost.
+        if self.syncs() {
+            match sync::pull(vfs, &self.staging, &mut self.manifest, &self.rules) {
+                Ok(report) => report_conflicts(&report),
+                Err(e) => eprintln!("devshell: sync from the backend failed, the workspace is unchanged: {e}"),
+            }
+        }
+        match outcome {
+            Ok(output) => Ok(ToolResult {
+                status: output.status.code.unwrap_or_else(|| 128 + output.status.signal.unwrap_or(0)),
+                stdout: output.stdout,
+                stderr: output.stderr,
+            }),
+            Err(e) => Err(self.fail(e.into())),
+        }
+    }
+
+    fn describe(&mut self) -> Vec<String> {
+        let mut lines = vec![format!("backend:  {}", self.settings.backend)];
+        match &mut self.active {
+            Some(active) => {
+                let info = &active.info;
+                lines.push(format!("version:  {}", info.version));
+                lines.push(format!("mode:     {}", if info.mode == WorkspaceMode::Sync { "sync (Mode S)" } else { "guest (Mode P)" }));
+                lines.push("state:    ready".into());
+            }
+            None => {
+                lines.push(format!("mode:     {}", if self.syncs() { "sync (Mode S)" } else { "guest (Mode P)" }));
+                let state = match &self.last_failure {
+                    Some(reason) => format!("failed ({reason})"),
+                    None => "not started (starts on the first routed tool)".into(),
+                };
+                lines.push(format!("state:    {state}"));
+            }
+        }
+        if self.syncs() {
+            lines.push(format!("staging:  {}", self.staging.display()));
+        }
+        lines.push(format!("routed:   {}", self.settings.routed.join(" ")));
+        lines
+    }
+
+    fn start(&mut self, vfs: &mut Vfs) -> Result<()> {
+        self.ensure_started(vfs).map_err(|e| self.fail(e))
+    }
+
+    fn restart(&mut self) {
+        self.active = None;
+        self.last_failure = None;
+    }
+
+    fn shutdown(&mut self, vfs: &mut Vfs) -> Result<()> {
+        let Some(mut active) = self.active.take() else { return Ok(()) };
+        let pulled = if self.syncs() {
+            sync::pull(vfs, &self.staging, &mut self.manifest, &self.rules).map(|r| report_conflicts(&r)).map_err(|e| anyhow!("final sync failed: {e}"))
+        } else {
+            Ok(())
+        };
+        let stopped = active.instance.shutdown(active.session).map_err(anyhow::Error::from);
+        pulled.and(stopped)
+    }
+
+    fn prompt_name(&self) -> String {
+        self.settings.backend.clone()
+    }
+
+    fn is_routed(&self, program: &str) -> bool {
+        self.settings.routed.iter().any(|r| r == program)
+    }
+
+    fn routed(&self) -> Vec<String> {
+        self.settings.routed.clone()
+    }
+
+    fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    fn was_started(&self) -> bool {
+        self.runtime.is_some()
+    }
+}

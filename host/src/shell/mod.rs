@@ -1,0 +1,538 @@
+//! The interpreter: runs parsed scripts against the workspace.
+//!
+//! Owns variables, positional parameters, `$?`, `set -e`, control flow, redirects and pipes,
+//! and dispatch (builtin, routed tool, or "command not found"). Builtins live in `builtins`;
+//! tools go to the [`ToolBackend`] (the session). Never touches the host filesystem itself.
+
+pub mod syntax;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::sync::atomic::Ordering;
+
+use self::syntax::{AndOr, Command, Connector, Part, RedirectKind, Script, Word};
+use crate::builtins;
+use crate::vfs::{self, Vfs};
+
+/// Nesting limit for `source`, so a file that sources itself fails instead of overflowing.
+const MAX_SOURCE_DEPTH: usize = 32;
+
+/// Where routed tools run (the session). Implemented by `session::Sessions`.
+pub trait ToolBackend {
+    /// Run `program` with the workspace in `vfs`, from logical directory `cwd`. With `capture`
+    /// the output is returned, otherwise it streams to the terminal.
+    fn run_tool(&mut self, vfs: &mut Vfs, request: ToolCall) -> anyhow::Result<ToolResult>;
+    /// One line per fact for the `backend` builtin.
+    fn describe(&mut self) -> Vec<String>;
+    /// Start the session now (DEVSHELL_VM_EAGER, `backend start`).
+    fn start(&mut self, vfs: &mut Vfs) -> anyhow::Result<()>;
+    /// Throw away a failed session so the next tool starts a new one.
+    fn restart(&mut self);
+    /// End the session (final pull in Mode S).
+    fn shutdown(&mut self, vfs: &mut Vfs) -> anyhow::Result<()>;
+    /// The short name for the prompt.
+    fn prompt_name(&self) -> String;
+    fn is_routed(&self, program: &str) -> bool;
+    fn routed(&self) -> Vec<String>;
+    /// The sync manifest to persist with the workspace.
+    fn manifest(&self) -> &crate::sync::Manifest;
+    /// True once a session was started in this run (its sync state then needs saving).
+    fn was_started(&self) -> bool;
+}
+
+pub struct ToolCall {
+    pub program: String,
+    pub args: Vec<String>,
+    pub cwd: String,
+    pub env: Vec<(String, String)>,
+    pub capture: bool,
+}
+
+pub struct ToolResult {
+    pub status: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+/// Non-local control flow out of a command.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Flow {
+    Break(usize),
+    Continue(usize),
+    Exit(i32),
+}
+
+pub type Status = Result<i32, Flow>;
+
+enum TargetKind {
+    Stdout,
+    Stderr,
+    File { path: String, append: bool },
+    Pipe,
+}
+
+struct Target {
+    kind: TargetKind,
+    buffer: Vec<u8>,
+}
+
+/// A command's standard streams: stdin bytes (from a pipe or `<`), and where stdout and stderr go.
+pub struct Io {
+    pub stdin: Option<Vec<u8>>,
+    targets: Vec<Target>,
+    out: usize,
+    err: usize,
+}
+
+impl Io {
+    fn terminal() -> Io {
+        Io {
+            stdin: None,
+            targets: vec![Target { kind: TargetKind::Stdout, buffer: vec![] }, Target { kind: TargetKind::Stderr, buffer: vec![] }],
+            out: 0,
+            err: 1,
+        }
+    }
+
+    fn write_to(&mut self, index: usize, data: &[u8]) {
+        let target = &mut self.targets[index];
+        match target.kind {
+            TargetKind::Stdout => {
+                let mut stdout = std::io::stdout().lock();
+                let _ = stdout.write_all(data).and_then(|_| stdout.flush());
+            }
+            TargetKind::Stderr => {
+                let _ = std::io::stderr().write_all(data);
+            }
+            _ => target.buffer.extend_from_slice(data),
+        }
+    }
+
+    pub fn out(&mut self, data: impl AsRef<[u8]>) {
+        self.write_to(self.out, data.as_ref());
+    }
+
+    pub fn err(&mut self, data: impl AsRef<[u8]>) {
+        self.write_to(self.err, data.as_ref());
+    }
+
+    /// Print `name: message` on stderr, the form every builtin error takes.
+    pub fn error(&mut self, name: &str, message: impl std::fmt::Display) {
+        self.err(format!("{name}: {message}\n"));
+    }
+
+    /// True when both output streams go to the terminal (a tool may then stream live).
+    pub fn is_terminal(&self) -> bool {
+        matches!(self.targets[self.out].kind, TargetKind::Stdout) && matches!(self.targets[self.err].kind, TargetKind::Stderr)
+    }
+}
+
+pub struct Shell {
+    pub vfs: Vfs,
+    pub cwd: String,
+    vars: BTreeMap<String, String>,
+    exported: BTreeSet<String>,
+    positional: Vec<String>,
+    script_name: String,
+    pub last_status: i32,
+    pub errexit: bool,
+    /// Depth of contexts where a failure must not trigger `set -e` (conditions, `&&` lists).
+    condition_depth: usize,
+    source_depth: usize,
+    pub history: Vec<String>,
+    pub backend: Box<dyn ToolBackend>,
+    /// Called by `save`; set by the entry point that owns the state file.
+    pub saver: Option<Box<dyn FnMut(&Shell) -> anyhow::Result<String>>>,
+}
+
+impl Shell {
+    pub fn new(vfs: Vfs, backend: Box<dyn ToolBackend>) -> Shell {
+        let vars: BTreeMap<String, String> = std::env::vars().collect();
+        let exported = vars.keys().cloned().collect();
+        Shell {
+            vfs,
+            cwd: "/".into(),
+            vars,
+            exported,
+            positional: vec![],
+            script_name: "devshell".into(),
+            last_status: 0,
+            errexit: false,
+            condition_depth: 0,
+            source_depth: 0,
+            history: vec![],
+            backend,
+            saver: None,
+        }
+    }
+
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str)
+    }
+
+    pub fn set_var(&mut self, name: &str, value: impl Into<String>) {
+        self.vars.insert(name.to_string(), value.into());
+    }
+
+    pub fn unset_var(&mut self, name: &str) {
+        self.vars.remove(name);
+        self.exported.remove(name);
+    }
+
+    pub fn export_var(&mut self, name: &str) {
+        self.exported.insert(name.to_string());
+    }
+
+    /// Exported variables, for `env`.
+    pub fn exported_vars(&self) -> Vec<(String, String)> {
+        self.exported.iter().filter_map(|k| self.vars.get(k).map(|v| (k.clone(), v.clone()))).collect()
+    }
+
+    /// Variables the user exported in this session that differ from the process environment
+    /// (what a routed tool receives on top of the backend's own environment).
+    fn tool_env(&self) -> Vec<(String, String)> {
+        self.exported_vars().into_iter().filter(|(k, v)| std::env::var(k).ok().as_ref() != Some(v)).collect()
+    }
+
+    pub fn set_positional(&mut self, script_name: &str, args: Vec<String>) {
+        self.script_name = script_name.to_string();
+        self.positional = args;
+    }
+
+    /// Parse and run a whole unit. A syntax error runs nothing and returns status 2.
+    pub fn run_source(&mut self, source: &str, origin: &str) -> Status {
+        match syntax::parse(source) {
+            Ok(script) => self.run_script(&script),
+            Err(error) => {
+                eprintln!("devshell: {origin}: {error}");
+                self.last_status = 2;
+                if self.errexit { Err(Flow::Exit(2)) } else { Ok(2) }
+            }
+        }
+    }
+
+    pub fn run_script(&mut self, script: &Script) -> Status {
+        let mut status = 0;
+        for and_or in script {
+            if crate::INTERRUPTED.swap(false, Ordering::SeqCst) {
+                eprintln!("devshell: interrupted");
+                self.last_status = 130;
+                return Err(Flow::Exit(130));
+            }
+            status = self.run_and_or(and_or)?;
+        }
+        Ok(status)
+    }
+
+    fn run_and_or(&mut self, list: &AndOr) -> Status {
+        // Every pipeline but the last is a condition: its failure does not trigger `set -e`.
+        let mut status = self.run_guarded(&list.first, !list.rest.is_empty())?;
+        for (index, (connector, pipeline)) in list.rest.iter().enumerate() {
+            let run = match connector {
+                Connector::And => status == 0,
+                Connector::Or => status != 0,
+            };
+            if run {
+                status = self.run_guarded(pipeline, index + 1 < list.rest.len())?;
+            }
+        }
+        self.last_status = status;
+        if status != 0 && self.errexit && self.condition_depth == 0 {
+            return Err(Flow::Exit(status));
+        }
+        Ok(status)
+    }
+
+    fn run_guarded(&mut self, pipeline: &[Command], guarded: bool) -> Status {
+        self.condition_depth += usize::from(guarded);
+        let status = self.run_pipeline(pipeline);
+        self.condition_depth -= usize::from(guarded);
+        status
+    }
+
+    fn run_pipeline(&mut self, pipeline: &[Command]) -> Status {
+        let mut stdin = None;
+        let mut status = 0;
+        for (index, command) in pipeline.iter().enumerate() {
+            let mut io = Io::terminal();
+            io.stdin = stdin.take();
+            let last = index + 1 == pipeline.len();
+            if !last {
+                io.targets.push(Target { kind: TargetKind::Pipe, buffer: vec![] });
+                io.out = 2;
+            }
+            status = self.run_command(command, &mut io)?;
+            self.last_status = status;
+            if !last {
+                stdin = Some(std::mem::take(&mut io.targets[2].buffer));
+            }
+        }
+        Ok(status)
+    }
+
+    fn run_command(&mut self, command: &Command, io: &mut Io) -> Status {
+        match command {
+            Command::Simple { assigns, words, redirects, .. } => {
+                let mut argv = Vec::new();
+                for word in words {
+                    argv.extend(self.expand(word));
+                }
+                let mut assigned = Vec::new();
+                for (name, value) in assigns {
+                    assigned.push((name.clone(), self.expand(value).join(" ")));
+                }
+                if let Err(message) = self.apply_redirects(redirects, io) {
+                    io.error("devshell", message);
+                    return Ok(1);
+                }
+                let status = if argv.is_empty() {
+                    for (name, value) in assigned {
+                        self.set_var(&name, value);
+                    }
+                    Ok(0)
+                } else {
+                    self.dispatch(&argv, assigned, io)
+                };
+                self.flush_redirects(io);
+                status
+            }
+            Command::If { branches, otherwise } => {
+                for (cond, body) in branches {
+                    self.condition_depth += 1;
+                    let cond_status = self.run_script(cond);
+                    self.condition_depth -= 1;
+                    if cond_status? == 0 {
+                        return self.run_script(body);
+                    }
+                }
+                match otherwise {
+                    Some(body) => self.run_script(body),
+                    None => Ok(0),
+                }
+            }
+            Command::For { var, items, body } => {
+                let mut values = Vec::new();
+                for item in items {
+                    values.extend(self.expand(item));
+                }
+                let mut status = 0;
+                for value in values {
+                    self.set_var(var, value);
+                    match self.run_script(body) {
+                        Ok(s) => status = s,
+                        Err(Flow::Break(n)) if n > 1 => return Err(Flow::Break(n - 1)),
+                        Err(Flow::Break(_)) => break,
+                        Err(Flow::Continue(n)) if n > 1 => return Err(Flow::Continue(n - 1)),
+                        Err(Flow::Continue(_)) => continue,
+                        Err(flow) => return Err(flow),
+                    }
+                }
+                Ok(status)
+            }
+            Command::While { cond, body, until } => {
+                let mut status = 0;
+                loop {
+                    self.condition_depth += 1;
+                    let cond_status = self.run_script(cond);
+                    self.condition_depth -= 1;
+                    if (cond_status? == 0) == *until {
+                        break;
+                    }
+                    match self.run_script(body) {
+                        Ok(s) => status = s,
+                        Err(Flow::Break(n)) if n > 1 => return Err(Flow::Break(n - 1)),
+                        Err(Flow::Break(_)) => break,
+                        Err(Flow::Continue(n)) if n > 1 => return Err(Flow::Continue(n - 1)),
+                        Err(Flow::Continue(_)) => continue,
+                        Err(flow) => return Err(flow),
+                    }
+                }
+                Ok(status)
+            }
+        }
+    }
+
+    fn apply_redirects(&mut self, redirects: &[syntax::Redirect], io: &mut Io) -> Result<(), String> {
+        for redirect in redirects {
+            let target = self.expand(&redirect.target).join(" ");
+            let path = vfs::resolve(&self.cwd, &target);
+            match redirect.kind {
+                RedirectKind::In => {
+                    io.stdin = Some(self.vfs.read(&path).map_err(|e| e.to_string())?);
+                }
+                RedirectKind::Out | RedirectKind::Append | RedirectKind::Err | RedirectKind::ErrAppend => {
+                    let append = matches!(redirect.kind, RedirectKind::Append | RedirectKind::ErrAppend);
+                    if self.vfs.is_dir(&path) {
+                        return Err(format!("{path}: Is a directory"));
+                    }
+                    if !self.vfs.is_dir(vfs::parent_of(&path)) {
+                        return Err(format!("{path}: No such file or directory"));
+                    }
+                    io.targets.push(Target { kind: TargetKind::File { path, append }, buffer: vec![] });
+                    let index = io.targets.len() - 1;
+                    if matches!(redirect.kind, RedirectKind::Out | RedirectKind::Append) {
+                        io.out = index;
+                    } else {
+                        io.err = index;
+                    }
+                }
+                RedirectKind::ErrToOut => io.err = io.out,
+            }
+        }
+        Ok(())
+    }
+
+    /// Write redirect buffers into the workspace (`>` truncates even when nothing was printed).
+    fn flush_redirects(&mut self, io: &mut Io) {
+        for target in &mut io.targets {
+            if let TargetKind::File { path, append } = &target.kind {
+                let data = std::mem::take(&mut target.buffer);
+                let written = if *append { self.vfs.append(path, &data) } else { self.vfs.write(path, data) };
+                if let Err(e) = written {
+                    eprintln!("devshell: {e}");
+                }
+            }
+        }
+    }
+
+    fn dispatch(&mut self, argv: &[String], assigned: Vec<(String, String)>, io: &mut Io) -> Status {
+        let name = argv[0].as_str();
+        if let Some(builtin) = builtins::find(name) {
+            // `NAME=value builtin`: visible to the builtin only.
+            let saved: Vec<(String, Option<String>)> = assigned.iter().map(|(k, _)| (k.clone(), self.vars.get(k).cloned())).collect();
+            for (k, v) in &assigned {
+                self.set_var(k, v.clone());
+            }
+            let status = builtin(self, &argv[1..], io);
+            for (k, old) in saved {
+                match old {
+                    Some(v) => self.set_var(&k, v),
+                    None => {
+                        self.vars.remove(&k);
+                    }
+                }
+            }
+            return status;
+        }
+        if self.backend.is_routed(name) {
+            return Ok(self.run_tool(argv, assigned, io));
+        }
+        io.error("devshell", format!("{name}: command not found (try `help`)"));
+        Ok(127)
+    }
+
+    fn run_tool(&mut self, argv: &[String], assigned: Vec<(String, String)>, io: &mut Io) -> i32 {
+        let mut env = self.tool_env();
+        env.extend(assigned);
+        let call = ToolCall {
+            program: argv[0].clone(),
+            args: argv[1..].to_vec(),
+            cwd: self.cwd.trim_start_matches('/').to_string(),
+            env,
+            capture: !io.is_terminal(),
+        };
+        match self.backend.run_tool(&mut self.vfs, call) {
+            Ok(result) => {
+                io.out(&result.stdout);
+                io.err(&result.stderr);
+                result.status
+            }
+            Err(error) => {
+                io.error(&argv[0], format!("{error:#}"));
+                126
+            }
+        }
+    }
+
+    /// Expand a word into fields: variables substituted, unquoted expansions split on whitespace.
+    pub fn expand(&self, word: &Word) -> Vec<String> {
+        let mut fields: Vec<String> = Vec::new();
+        let mut current = String::new();
+        let mut has_field = false;
+        for part in &word.0 {
+            match part {
+                Part::Lit { text, .. } => {
+                    current.push_str(text);
+                    has_field = true;
+                }
+                Part::Var { name, quoted } if name == "@" => {
+                    for (i, arg) in self.positional.iter().enumerate() {
+                        if i > 0 {
+                            fields.push(std::mem::take(&mut current));
+                        }
+                        if *quoted {
+                            current.push_str(arg);
+                        } else {
+                            current.push_str(arg.split_whitespace().collect::<Vec<_>>().join(" ").as_str());
+                        }
+                        has_field = true;
+                    }
+                }
+                Part::Var { name, quoted } => {
+                    let value = self.lookup(name);
+                    if *quoted {
+                        current.push_str(&value);
+                        has_field = true;
+                    } else {
+                        let mut pieces = value.split_whitespace().peekable();
+                        if value.starts_with(char::is_whitespace) && has_field && !current.is_empty() {
+                            fields.push(std::mem::take(&mut current));
+                        }
+                        while let Some(piece) = pieces.next() {
+                            current.push_str(piece);
+                            has_field = true;
+                            if pieces.peek().is_some() {
+                                fields.push(std::mem::take(&mut current));
+                            }
+                        }
+                        if value.ends_with(char::is_whitespace) && !current.is_empty() {
+                            fields.push(std::mem::take(&mut current));
+                            has_field = false;
+                        }
+                    }
+                }
+            }
+        }
+        if has_field {
+            fields.push(current);
+        }
+        fields
+    }
+
+    fn lookup(&self, name: &str) -> String {
+        match name {
+            "?" => self.last_status.to_string(),
+            "#" => self.positional.len().to_string(),
+            "0" => self.script_name.clone(),
+            _ if name.chars().all(|c| c.is_ascii_digit()) => {
+                let index: usize = name.parse().unwrap_or(0);
+                self.positional.get(index - 1).cloned().unwrap_or_default()
+            }
+            _ => self.vars.get(name).cloned().unwrap_or_default(),
+        }
+    }
+
+    /// `source FILE ARGS…`: run a workspace file with its own positional parameters.
+    pub fn source(&mut self, path: &str, args: Vec<String>) -> Status {
+        if self.source_depth >= MAX_SOURCE_DEPTH {
+            eprintln!("source: {path}: nested more than {MAX_SOURCE_DEPTH} levels deep");
+            return Ok(1);
+        }
+        let resolved = vfs::resolve(&self.cwd, path);
+        let source = match self.vfs.read(&resolved) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(e) => {
+                eprintln!("source: {e}");
+                return Ok(1);
+            }
+        };
+        let saved = if args.is_empty() { None } else { Some(std::mem::replace(&mut self.positional, args)) };
+        self.source_depth += 1;
+        let status = self.run_source(&source, &resolved);
+        self.source_depth -= 1;
+        if let Some(saved) = saved {
+            self.positional = saved;
+        }
+        status
+    }
+}

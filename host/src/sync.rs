@@ -1,0 +1,360 @@
+//! Mode S sync between the workspace (VFS) and a session's staging directory on the host.
+//!
+//! Owns the sync manifest (what each path looked like at the last sync) and the three-way
+//! comparison workspace / staging / manifest, which tells an edit from a delete on each side.
+//! Change detection uses nanosecond mtime, size and inode; a file whose mtime is not older than
+//! the last sync is "racy" and its content is compared (git's racy-clean rule). A file changed on
+//! both sides is a conflict: the workspace keeps its version and the staging version lands beside
+//! it as `NAME.conflict-N`. Symlinks are recorded, never followed. Paths under an ignored name
+//! (`target` by default) come back as lazy host-backed entries. A pull is planned completely
+//! before anything is applied, so a failure leaves the workspace as it was. Knows nothing of
+//! plugins: the session calls [`push`] and [`pull`] around each tool run.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::vfs::{self, Content, NodeKind, Vfs};
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+enum Kind {
+    File,
+    Dir,
+    Symlink,
+}
+
+/// One path as it was at the last sync (on the staging side).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Entry {
+    kind: Kind,
+    size: u64,
+    mtime_ns: i128,
+    ino: u64,
+    executable: bool,
+}
+
+/// What the last sync saw. Persisted with the workspace so a restart syncs incrementally.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Relative staging path (`/`-separated) → entry.
+    entries: BTreeMap<String, Entry>,
+    /// VFS generation right after the last sync.
+    vfs_generation: u64,
+    /// Wall clock (ns) when the last sync finished; newer mtimes are "racy".
+    synced_at_ns: i128,
+    /// True once a full push has happened.
+    initialized: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("{path}: {message}")]
+    Io { path: PathBuf, message: String },
+    #[error("the staging dir {0} is empty or missing while the last sync saw files there; refusing to propagate that as a deletion of the whole workspace")]
+    RootVanished(PathBuf),
+}
+
+fn io_error(path: &Path, error: impl std::fmt::Display) -> SyncError {
+    SyncError::Io { path: path.to_path_buf(), message: error.to_string() }
+}
+
+/// What a sync did, for the user and the tests.
+#[derive(Debug, Default, PartialEq)]
+pub struct Report {
+    pub written: usize,
+    pub deleted: usize,
+    /// `(workspace path, where the other side's version was kept)`.
+    pub conflicts: Vec<(String, String)>,
+}
+
+/// Sync rules: which top-level-or-nested names are build output, pulled lazily.
+#[derive(Debug, Clone)]
+pub struct Rules {
+    pub lazy_names: Vec<String>,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Rules { lazy_names: vec!["target".into()] }
+    }
+}
+
+impl Rules {
+    fn is_lazy(&self, relative: &str) -> bool {
+        relative.split('/').any(|segment| self.lazy_names.iter().any(|n| n == segment))
+    }
+}
+
+fn entry_of(meta: &std::fs::Metadata) -> Entry {
+    let kind = if meta.file_type().is_symlink() {
+        Kind::Symlink
+    } else if meta.is_dir() {
+        Kind::Dir
+    } else {
+        Kind::File
+    };
+    Entry {
+        kind,
+        size: if kind == Kind::Dir { 0 } else { meta.len() },
+        mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+        ino: meta.ino(),
+        executable: kind == Kind::File && meta.permissions().mode() & 0o111 != 0,
+    }
+}
+
+fn now_ns() -> i128 {
+    vfs::now_ns() as i128
+}
+
+fn to_vfs(relative: &str) -> String {
+    format!("/{relative}")
+}
+
+fn to_relative(vfs_path: &str) -> &str {
+    vfs_path.trim_start_matches('/')
+}
+
+/// Write one VFS node into the staging dir; returns false when it needed no write.
+fn write_node(vfs: &Vfs, vfs_path: &str, staging: &Path) -> Result<bool, SyncError> {
+    let node = vfs.get(vfs_path).expect("caller checked existence");
+    let target = staging.join(to_relative(vfs_path));
+    match &node.kind {
+        NodeKind::Dir => {
+            if !target.is_dir() {
+                let _ = std::fs::remove_file(&target);
+                std::fs::create_dir_all(&target).map_err(|e| io_error(&target, e))?;
+            }
+        }
+        NodeKind::File { content, executable } => {
+            if let Content::Host { path, .. } = content {
+                if *path == target {
+                    return Ok(false); // lazy entry already backed by this very file
+                }
+            }
+            let data = vfs.read(vfs_path).map_err(|e| io_error(&target, e))?;
+            if let Ok(meta) = std::fs::symlink_metadata(&target) {
+                if meta.is_dir() {
+                    std::fs::remove_dir_all(&target).map_err(|e| io_error(&target, e))?;
+                } else if meta.file_type().is_symlink() {
+                    std::fs::remove_file(&target).map_err(|e| io_error(&target, e))?;
+                }
+            }
+            std::fs::write(&target, &data).map_err(|e| io_error(&target, e))?;
+            crate::builtins::set_host_executable(&target, *executable).map_err(|e| io_error(&target, e))?;
+            // Keep the workspace's mtime so cargo's fingerprints stay meaningful across runs.
+            let mtime = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(node.mtime_ns);
+            let file = std::fs::File::options().write(true).open(&target).map_err(|e| io_error(&target, e))?;
+            file.set_modified(mtime).map_err(|e| io_error(&target, e))?;
+        }
+        NodeKind::Symlink { target: link } => {
+            let _ = std::fs::remove_file(&target);
+            std::os::unix::fs::symlink(link, &target).map_err(|e| io_error(&target, e))?;
+        }
+    }
+    Ok(true)
+}
+
+fn remove_host(path: &Path) -> Result<(), SyncError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(path).map_err(|e| io_error(path, e)),
+        Ok(_) => std::fs::remove_file(path).map_err(|e| io_error(path, e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_error(path, e)),
+    }
+}
+
+/// True when the staging file differs from what the manifest recorded (racy files by content).
+fn staging_changed(entry: &Entry, old: Option<&Entry>, manifest: &Manifest, vfs: &Vfs, relative: &str, host: &Path) -> bool {
+    let Some(old) = old else { return true };
+    if entry.kind != old.kind || entry.size != old.size || entry.mtime_ns != old.mtime_ns || entry.ino != old.ino || entry.executable != old.executable {
+        return true;
+    }
+    if entry.kind == Kind::File && entry.mtime_ns >= manifest.synced_at_ns {
+        // Racy: modified in the same instant as the last sync; compare content.
+        return match (vfs.read(&to_vfs(relative)), std::fs::read(host)) {
+            (Ok(ours), Ok(theirs)) => ours != theirs,
+            _ => true,
+        };
+    }
+    false
+}
+
+/// Push the workspace to the staging dir: everything on the first sync, then only what changed
+/// in the VFS since the last one. A staging file that changed too is a conflict.
+pub fn push(vfs: &mut Vfs, staging: &Path, manifest: &mut Manifest) -> Result<Report, SyncError> {
+    std::fs::create_dir_all(staging).map_err(|e| io_error(staging, e))?;
+    let mut report = Report::default();
+    let changes = if manifest.initialized {
+        vfs.changes_since(manifest.vfs_generation, "/")
+    } else {
+        vfs::Changes { changed: vfs.walk("/").map(|(p, _)| p.clone()).collect(), deleted: vec![] }
+    };
+    for path in changes.deleted {
+        let relative = to_relative(&path).to_string();
+        if manifest.entries.remove(&relative).is_some() {
+            remove_host(&staging.join(&relative))?;
+            report.deleted += 1;
+        }
+    }
+    let mut conflicts = Vec::new();
+    for path in changes.changed {
+        if path == "/" || !vfs.exists(&path) {
+            continue;
+        }
+        let relative = to_relative(&path).to_string();
+        let host = staging.join(&relative);
+        if let (Some(old), Ok(meta)) = (manifest.entries.get(&relative), std::fs::symlink_metadata(&host)) {
+            let now = entry_of(&meta);
+            if now.kind == Kind::File && staging_changed(&now, Some(old), manifest, vfs, &relative, &host) {
+                conflicts.push((path.clone(), std::fs::read(&host).map_err(|e| io_error(&host, e))?));
+            }
+        }
+        if write_node(vfs, &path, staging)? {
+            report.written += 1;
+        }
+        let meta = std::fs::symlink_metadata(&host).map_err(|e| io_error(&host, e))?;
+        manifest.entries.insert(relative, entry_of(&meta));
+    }
+    for (path, theirs) in conflicts {
+        let kept = keep_conflict(vfs, staging, manifest, &path, theirs)?;
+        report.conflicts.push((path, kept));
+    }
+    manifest.initialized = true;
+    manifest.vfs_generation = vfs.generation();
+    manifest.synced_at_ns = now_ns();
+    Ok(report)
+}
+
+/// Store the other side's version next to `path` as `path.conflict-N` (first free N), and make
+/// the staging dir match the workspace again: its version of `path`, plus the kept copy.
+fn keep_conflict(vfs: &mut Vfs, staging: &Path, manifest: &mut Manifest, path: &str, theirs: Vec<u8>) -> Result<String, SyncError> {
+    let kept = (1..).map(|n| format!("{path}.conflict-{n}")).find(|p| !vfs.exists(p)).expect("some free name");
+    let kind = NodeKind::File { content: Content::Bytes(Arc::new(theirs)), executable: false };
+    vfs.put(&kept, kind, vfs::now_ns()).map_err(|e| io_error(Path::new(&kept), e))?;
+    for synced in [path, kept.as_str()] {
+        write_node(vfs, synced, staging)?;
+        let host = staging.join(to_relative(synced));
+        let meta = std::fs::symlink_metadata(&host).map_err(|e| io_error(&host, e))?;
+        manifest.entries.insert(to_relative(synced).to_string(), entry_of(&meta));
+    }
+    Ok(kept)
+}
+
+/// One staging path and what the walk found there.
+struct Seen {
+    relative: String,
+    entry: Entry,
+}
+
+fn walk(staging: &Path) -> Result<Vec<Seen>, SyncError> {
+    let mut seen = Vec::new();
+    let mut stack = vec![(staging.to_path_buf(), String::new())];
+    while let Some((dir, prefix)) = stack.pop() {
+        let reader = std::fs::read_dir(&dir).map_err(|e| io_error(&dir, e))?;
+        for item in reader {
+            let item = item.map_err(|e| io_error(&dir, e))?;
+            let name = item.file_name().to_string_lossy().into_owned();
+            let relative = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
+            // symlink_metadata: a symlink is recorded as itself, never followed.
+            let meta = std::fs::symlink_metadata(item.path()).map_err(|e| io_error(&item.path(), e))?;
+            let entry = entry_of(&meta);
+            if entry.kind == Kind::Dir {
+                stack.push((item.path(), relative.clone()));
+            }
+            seen.push(Seen { relative, entry });
+        }
+    }
+    Ok(seen)
+}
+
+enum Action {
+    Put { path: String, kind: NodeKind, mtime_ns: u64 },
+    Delete(String),
+    Conflict { path: String, theirs: Vec<u8> },
+}
+
+/// Pull what changed in the staging dir since the last sync into the workspace. The whole pull
+/// is planned first (all reads done) and then applied, so an error leaves the VFS untouched.
+pub fn pull(vfs: &mut Vfs, staging: &Path, manifest: &mut Manifest, rules: &Rules) -> Result<Report, SyncError> {
+    let seen = match walk(staging) {
+        Ok(seen) => seen,
+        Err(_) if !staging.exists() && !manifest.entries.is_empty() => return Err(SyncError::RootVanished(staging.into())),
+        Err(e) => return Err(e),
+    };
+    if seen.is_empty() && manifest.entries.len() > 1 {
+        return Err(SyncError::RootVanished(staging.into()));
+    }
+    let mut actions = Vec::new();
+    let mut present = std::collections::HashSet::with_capacity(seen.len());
+    for Seen { relative, entry } in &seen {
+        present.insert(relative.as_str());
+        let host = staging.join(relative);
+        let old = manifest.entries.get(relative);
+        if !staging_changed(entry, old, manifest, vfs, relative, &host) {
+            continue;
+        }
+        let path = to_vfs(relative);
+        let workspace_changed = vfs.get(&path).is_some_and(|n| n.changed > manifest.vfs_generation);
+        let kind = match entry.kind {
+            Kind::Dir => NodeKind::Dir,
+            Kind::Symlink => {
+                let link = std::fs::read_link(&host).map_err(|e| io_error(&host, e))?;
+                NodeKind::Symlink { target: link.to_string_lossy().into_owned() }
+            }
+            Kind::File if rules.is_lazy(relative) => {
+                NodeKind::File { content: Content::Host { path: host.clone(), size: entry.size }, executable: entry.executable }
+            }
+            Kind::File => {
+                let data = std::fs::read(&host).map_err(|e| io_error(&host, e))?;
+                if workspace_changed {
+                    actions.push(Action::Conflict { path, theirs: data });
+                    continue;
+                }
+                NodeKind::File { content: Content::Bytes(Arc::new(data)), executable: entry.executable }
+            }
+        };
+        if entry.kind == Kind::Dir && vfs.is_dir(&path) {
+            continue;
+        }
+        actions.push(Action::Put { path, kind, mtime_ns: entry.mtime_ns.max(0) as u64 });
+    }
+    for relative in manifest.entries.keys() {
+        if !present.contains(relative.as_str()) {
+            let path = to_vfs(relative);
+            let workspace_changed = vfs.get(&path).is_some_and(|n| n.changed > manifest.vfs_generation);
+            if vfs.exists(&path) && !workspace_changed {
+                actions.push(Action::Delete(path));
+            }
+        }
+    }
+
+    let mut report = Report::default();
+    let mut conflicts = Vec::new();
+    for action in actions {
+        match action {
+            Action::Put { path, kind, mtime_ns } => {
+                vfs.put(&path, kind, mtime_ns).map_err(|e| io_error(Path::new(&path), e))?;
+                report.written += 1;
+            }
+            Action::Delete(path) => {
+                if vfs.exists(&path) {
+                    vfs.remove(&path, true).map_err(|e| io_error(Path::new(&path), e))?;
+                    report.deleted += 1;
+                }
+            }
+            Action::Conflict { path, theirs } => conflicts.push((path, theirs)),
+        }
+    }
+    manifest.entries = seen.into_iter().map(|s| (s.relative, s.entry)).collect();
+    for (path, theirs) in conflicts {
+        let kept = keep_conflict(vfs, staging, manifest, &path, theirs)?;
+        report.conflicts.push((path, kept));
+    }
+    manifest.vfs_generation = vfs.generation();
+    manifest.synced_at_ns = now_ns();
+    vfs.prune_tombstones(manifest.vfs_generation);
+    Ok(report)
+}

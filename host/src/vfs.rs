@@ -1,0 +1,477 @@
+//! The workspace: an in-memory tree of directories, files and symlinks with Unix-style logical
+//! paths.
+//!
+//! Owns path normalization (`..` never climbs above `/`), node metadata (executable bit, mtime)
+//! and change tracking: every mutation stamps the node with a new generation, deletions leave a
+//! tombstone, so the sync engine can ask "what changed since generation G" without a walk. File
+//! content may be bytes in memory or a host file read lazily (build output). Knows nothing of
+//! the shell, sessions or the host filesystem beyond reading a lazy file.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Content {
+    /// Bytes held in memory.
+    Bytes(Arc<Vec<u8>>),
+    /// A host file read on demand (kept out of memory); `size` as of the last sync.
+    Host { path: PathBuf, size: u64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum NodeKind {
+    Dir,
+    File { content: Content, executable: bool },
+    Symlink { target: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Node {
+    pub kind: NodeKind,
+    pub mtime_ns: u64,
+    /// Generation of the last change to this node.
+    pub changed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum VfsError {
+    #[error("{0}: No such file or directory")]
+    NotFound(String),
+    #[error("{0}: Not a directory")]
+    NotADirectory(String),
+    #[error("{0}: Is a directory")]
+    IsADirectory(String),
+    #[error("{0}: File exists")]
+    Exists(String),
+    #[error("{0}: Directory not empty")]
+    NotEmpty(String),
+    #[error("{0}: {1}")]
+    Io(String, String),
+    #[error("{0}: refusing to operate on the workspace root")]
+    Root(String),
+}
+
+pub type VfsResult<T> = Result<T, VfsError>;
+
+/// What changed since a generation: paths to (re)write and paths deleted.
+#[derive(Debug, Default, PartialEq)]
+pub struct Changes {
+    pub changed: Vec<String>,
+    pub deleted: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Vfs {
+    nodes: BTreeMap<String, Node>,
+    tombstones: BTreeMap<String, u64>,
+    generation: u64,
+}
+
+impl Default for Vfs {
+    fn default() -> Self {
+        let mut nodes = BTreeMap::new();
+        nodes.insert("/".to_string(), Node { kind: NodeKind::Dir, mtime_ns: now_ns(), changed: 0 });
+        Vfs { nodes, tombstones: BTreeMap::new(), generation: 0 }
+    }
+}
+
+pub fn now_ns() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+}
+
+/// Join `path` onto `cwd` (unless absolute) and normalize lexically.
+pub fn resolve(cwd: &str, path: &str) -> String {
+    let joined = if path.starts_with('/') { path.to_string() } else { format!("{cwd}/{path}") };
+    devshell_plugin_kit::normalize_absolute(&joined).unwrap_or_else(|| "/".into())
+}
+
+pub fn parent_of(path: &str) -> &str {
+    match path.rfind('/') {
+        Some(0) | None => "/",
+        Some(i) => &path[..i],
+    }
+}
+
+pub fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or("")
+}
+
+fn child_prefix(dir: &str) -> String {
+    if dir == "/" { "/".into() } else { format!("{dir}/") }
+}
+
+impl Vfs {
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    fn bump(&mut self) -> u64 {
+        self.generation += 1;
+        self.generation
+    }
+
+    pub fn get(&self, path: &str) -> Option<&Node> {
+        self.nodes.get(path)
+    }
+
+    pub fn exists(&self, path: &str) -> bool {
+        self.nodes.contains_key(path)
+    }
+
+    pub fn is_dir(&self, path: &str) -> bool {
+        matches!(self.nodes.get(path), Some(Node { kind: NodeKind::Dir, .. }))
+    }
+
+    /// Follow symlinks (inside the workspace, at most 16 hops) to the final path.
+    pub fn follow(&self, path: &str) -> VfsResult<String> {
+        let mut current = path.to_string();
+        for _ in 0..16 {
+            match self.nodes.get(&current) {
+                Some(Node { kind: NodeKind::Symlink { target }, .. }) => current = resolve(parent_of(&current), target),
+                Some(_) => return Ok(current),
+                None => return Err(VfsError::NotFound(path.into())),
+            }
+        }
+        Err(VfsError::Io(path.into(), "too many levels of symbolic links".into()))
+    }
+
+    fn require_parent_dir(&self, path: &str) -> VfsResult<()> {
+        let parent = parent_of(path);
+        match self.nodes.get(parent) {
+            Some(Node { kind: NodeKind::Dir, .. }) => Ok(()),
+            Some(_) => Err(VfsError::NotADirectory(parent.into())),
+            None => Err(VfsError::NotFound(parent.into())),
+        }
+    }
+
+    fn insert(&mut self, path: &str, kind: NodeKind, mtime_ns: u64) {
+        let changed = self.bump();
+        self.tombstones.remove(path);
+        self.nodes.insert(path.to_string(), Node { kind, mtime_ns, changed });
+    }
+
+    /// Names of a directory's direct children, sorted.
+    pub fn list(&self, dir: &str) -> VfsResult<Vec<(String, &Node)>> {
+        match self.nodes.get(dir) {
+            Some(Node { kind: NodeKind::Dir, .. }) => {}
+            Some(_) => return Err(VfsError::NotADirectory(dir.into())),
+            None => return Err(VfsError::NotFound(dir.into())),
+        }
+        let prefix = child_prefix(dir);
+        Ok(self
+            .nodes
+            .range(prefix.clone()..)
+            .take_while(|(p, _)| p.starts_with(&prefix))
+            .filter(|(p, _)| p.len() > prefix.len() && !p[prefix.len()..].contains('/'))
+            .map(|(p, n)| (p[prefix.len()..].to_string(), n))
+            .collect())
+    }
+
+    /// Every path at or below `root`, in sorted order.
+    pub fn walk<'a>(&'a self, root: &str) -> impl Iterator<Item = (&'a String, &'a Node)> + 'a {
+        let root = root.to_string();
+        let prefix = child_prefix(&root);
+        self.nodes
+            .range(root.clone()..)
+            .take_while(move |(p, _)| **p == root || p.starts_with(&prefix))
+    }
+
+    pub fn read(&self, path: &str) -> VfsResult<Vec<u8>> {
+        let real = self.follow(path)?;
+        match &self.nodes[&real].kind {
+            NodeKind::File { content: Content::Bytes(bytes), .. } => Ok(bytes.as_ref().clone()),
+            NodeKind::File { content: Content::Host { path: host, .. }, .. } => {
+                std::fs::read(host).map_err(|e| VfsError::Io(path.into(), format!("cannot read backing file {}: {e}", host.display())))
+            }
+            NodeKind::Dir => Err(VfsError::IsADirectory(path.into())),
+            NodeKind::Symlink { .. } => unreachable!("follow resolves symlinks"),
+        }
+    }
+
+    pub fn size(node: &Node) -> u64 {
+        match &node.kind {
+            NodeKind::File { content: Content::Bytes(b), .. } => b.len() as u64,
+            NodeKind::File { content: Content::Host { size, .. }, .. } => *size,
+            NodeKind::Symlink { target } => target.len() as u64,
+            NodeKind::Dir => 0,
+        }
+    }
+
+    /// Create or replace a file's content, keeping its executable bit.
+    pub fn write(&mut self, path: &str, data: Vec<u8>) -> VfsResult<()> {
+        let real = match self.follow(path) {
+            Ok(real) => real,
+            Err(VfsError::NotFound(_)) => path.to_string(),
+            Err(e) => return Err(e),
+        };
+        self.require_parent_dir(&real)?;
+        let executable = match self.nodes.get(&real) {
+            Some(Node { kind: NodeKind::Dir, .. }) => return Err(VfsError::IsADirectory(path.into())),
+            Some(Node { kind: NodeKind::File { executable, .. }, .. }) => *executable,
+            _ => false,
+        };
+        self.insert(&real, NodeKind::File { content: Content::Bytes(Arc::new(data)), executable }, now_ns());
+        Ok(())
+    }
+
+    pub fn append(&mut self, path: &str, data: &[u8]) -> VfsResult<()> {
+        let mut current = match self.read(path) {
+            Ok(bytes) => bytes,
+            Err(VfsError::NotFound(_)) => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        current.extend_from_slice(data);
+        self.write(path, current)
+    }
+
+    /// Put a node exactly as given (sync's pull); creates missing parents.
+    pub fn put(&mut self, path: &str, kind: NodeKind, mtime_ns: u64) -> VfsResult<()> {
+        self.mkdir_p(parent_of(path))?;
+        if let Some(Node { kind: NodeKind::Dir, .. }) = self.nodes.get(path) {
+            if !matches!(kind, NodeKind::Dir) {
+                self.remove(path, true)?;
+            }
+        }
+        self.insert(path, kind, mtime_ns);
+        Ok(())
+    }
+
+    /// Update mtime without content change (touch on an existing path).
+    pub fn touch(&mut self, path: &str) -> VfsResult<()> {
+        if let Ok(real) = self.follow(path) {
+            let changed = self.bump();
+            let node = self.nodes.get_mut(&real).expect("followed path exists");
+            node.mtime_ns = now_ns();
+            node.changed = changed;
+            return Ok(());
+        }
+        self.write(path, Vec::new())
+    }
+
+    pub fn set_executable(&mut self, path: &str, value: bool) -> VfsResult<()> {
+        let real = self.follow(path)?;
+        let changed = self.bump();
+        match self.nodes.get_mut(&real) {
+            Some(Node { kind: NodeKind::File { executable, .. }, changed: c, .. }) => {
+                *executable = value;
+                *c = changed;
+                Ok(())
+            }
+            _ => Err(VfsError::IsADirectory(path.into())),
+        }
+    }
+
+    pub fn mkdir(&mut self, path: &str) -> VfsResult<()> {
+        if self.nodes.contains_key(path) {
+            return Err(VfsError::Exists(path.into()));
+        }
+        self.require_parent_dir(path)?;
+        self.insert(path, NodeKind::Dir, now_ns());
+        Ok(())
+    }
+
+    pub fn mkdir_p(&mut self, path: &str) -> VfsResult<()> {
+        let mut current = String::new();
+        for segment in path.split('/').filter(|s| !s.is_empty()) {
+            current.push('/');
+            current.push_str(segment);
+            match self.nodes.get(&current) {
+                Some(Node { kind: NodeKind::Dir, .. }) => {}
+                Some(_) => return Err(VfsError::NotADirectory(current)),
+                None => self.insert(&current, NodeKind::Dir, now_ns()),
+            }
+        }
+        Ok(())
+    }
+
+    pub fn symlink(&mut self, target: &str, path: &str) -> VfsResult<()> {
+        if self.nodes.contains_key(path) {
+            return Err(VfsError::Exists(path.into()));
+        }
+        self.require_parent_dir(path)?;
+        self.insert(path, NodeKind::Symlink { target: target.into() }, now_ns());
+        Ok(())
+    }
+
+    /// Remove a node; a non-empty directory needs `recursive`.
+    pub fn remove(&mut self, path: &str, recursive: bool) -> VfsResult<()> {
+        if path == "/" {
+            return Err(VfsError::Root(path.into()));
+        }
+        let node = self.nodes.get(path).ok_or_else(|| VfsError::NotFound(path.into()))?;
+        if matches!(node.kind, NodeKind::Dir) {
+            let descendants: Vec<String> = self.walk(path).skip(1).map(|(p, _)| p.clone()).collect();
+            if !descendants.is_empty() && !recursive {
+                return Err(VfsError::NotEmpty(path.into()));
+            }
+            for descendant in descendants {
+                self.nodes.remove(&descendant);
+                let generation = self.bump();
+                self.tombstones.insert(descendant, generation);
+            }
+        }
+        self.nodes.remove(path);
+        let generation = self.bump();
+        self.tombstones.insert(path.to_string(), generation);
+        Ok(())
+    }
+
+    /// Copy `from` to `to` (a directory tree needs `recursive`).
+    pub fn copy(&mut self, from: &str, to: &str, recursive: bool) -> VfsResult<()> {
+        let source = self.nodes.get(from).ok_or_else(|| VfsError::NotFound(from.into()))?.clone();
+        if matches!(source.kind, NodeKind::Dir) {
+            if !recursive {
+                return Err(VfsError::IsADirectory(from.into()));
+            }
+            if to == from || to.starts_with(&child_prefix(from)) {
+                return Err(VfsError::Io(to.into(), format!("cannot copy {from} into itself")));
+            }
+            let entries: Vec<(String, Node)> = self.walk(from).map(|(p, n)| (p.clone(), n.clone())).collect();
+            self.require_parent_dir(to)?;
+            for (path, node) in entries {
+                let target = format!("{to}{}", &path[from.len()..]);
+                self.insert(&target, node.kind, node.mtime_ns);
+            }
+            return Ok(());
+        }
+        if self.is_dir(to) {
+            return Err(VfsError::IsADirectory(to.into()));
+        }
+        self.require_parent_dir(to)?;
+        let kind = match source.kind {
+            NodeKind::File { content: Content::Host { path, .. }, executable } => {
+                let bytes = std::fs::read(&path).map_err(|e| VfsError::Io(from.into(), e.to_string()))?;
+                NodeKind::File { content: Content::Bytes(Arc::new(bytes)), executable }
+            }
+            other => other,
+        };
+        self.insert(to, kind, now_ns());
+        Ok(())
+    }
+
+    /// Move `from` to `to`, keeping content and metadata.
+    pub fn rename(&mut self, from: &str, to: &str) -> VfsResult<()> {
+        if from == "/" {
+            return Err(VfsError::Root(from.into()));
+        }
+        if to.starts_with(&child_prefix(from)) {
+            return Err(VfsError::Io(to.into(), format!("cannot move {from} into itself")));
+        }
+        let entries: Vec<(String, Node)> = self.walk(from).map(|(p, n)| (p.clone(), n.clone())).collect();
+        if entries.is_empty() {
+            return Err(VfsError::NotFound(from.into()));
+        }
+        self.require_parent_dir(to)?;
+        if self.exists(to) {
+            self.remove(to, true)?;
+        }
+        self.remove(from, true)?;
+        for (path, node) in entries {
+            let target = format!("{to}{}", &path[from.len()..]);
+            self.insert(&target, node.kind, node.mtime_ns);
+        }
+        Ok(())
+    }
+
+    /// Paths changed and deleted since `generation` (at or below `root`).
+    pub fn changes_since(&self, generation: u64, root: &str) -> Changes {
+        let under = |p: &str| p == root || root == "/" || p.starts_with(&child_prefix(root));
+        Changes {
+            changed: self.nodes.iter().filter(|(p, n)| n.changed > generation && under(p)).map(|(p, _)| p.clone()).collect(),
+            deleted: self
+                .tombstones
+                .iter()
+                .filter(|(p, g)| **g > generation && under(p) && !self.nodes.contains_key(*p))
+                .map(|(p, _)| p.clone())
+                .collect(),
+        }
+    }
+
+    /// Forget tombstones older than `generation` (after a sync has consumed them).
+    pub fn prune_tombstones(&mut self, generation: u64) {
+        self.tombstones.retain(|_, g| *g > generation);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_normalizes_and_never_climbs_above_root() {
+        assert_eq!(resolve("/a/b", "../c"), "/a/c");
+        assert_eq!(resolve("/a", "../../../x"), "/x");
+        assert_eq!(resolve("/a", "/b/./c/"), "/b/c");
+        assert_eq!(resolve("/", "."), "/");
+    }
+
+    #[test]
+    fn write_read_list_remove() {
+        let mut vfs = Vfs::default();
+        vfs.mkdir_p("/p/src").unwrap();
+        vfs.write("/p/src/main.rs", b"fn main() {}".to_vec()).unwrap();
+        assert_eq!(vfs.read("/p/src/main.rs").unwrap(), b"fn main() {}");
+        assert_eq!(vfs.list("/p").unwrap().iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["src"]);
+        assert!(matches!(vfs.write("/nope/x", vec![]), Err(VfsError::NotFound(p)) if p == "/nope"));
+        assert!(matches!(vfs.remove("/p", false), Err(VfsError::NotEmpty(_))));
+        vfs.remove("/p", true).unwrap();
+        assert!(!vfs.exists("/p/src/main.rs"));
+        assert!(matches!(vfs.remove("/", true), Err(VfsError::Root(_))));
+    }
+
+    #[test]
+    fn change_tracking_reports_edits_and_deletes() {
+        let mut vfs = Vfs::default();
+        vfs.mkdir_p("/p").unwrap();
+        vfs.write("/p/a", b"1".to_vec()).unwrap();
+        vfs.write("/p/b", b"2".to_vec()).unwrap();
+        let mark = vfs.generation();
+        assert_eq!(vfs.changes_since(mark, "/"), Changes::default());
+        vfs.write("/p/a", b"changed".to_vec()).unwrap();
+        vfs.remove("/p/b", false).unwrap();
+        let changes = vfs.changes_since(mark, "/p");
+        assert_eq!(changes.changed, ["/p/a"]);
+        assert_eq!(changes.deleted, ["/p/b"]);
+        vfs.write("/p/b", b"back".to_vec()).unwrap();
+        assert!(vfs.changes_since(mark, "/").deleted.is_empty());
+    }
+
+    #[test]
+    fn copy_and_rename_trees() {
+        let mut vfs = Vfs::default();
+        vfs.mkdir_p("/a/d").unwrap();
+        vfs.write("/a/d/f", b"x".to_vec()).unwrap();
+        vfs.set_executable("/a/d/f", true).unwrap();
+        assert!(matches!(vfs.copy("/a", "/b", false), Err(VfsError::IsADirectory(_))));
+        vfs.copy("/a", "/b", true).unwrap();
+        assert_eq!(vfs.read("/b/d/f").unwrap(), b"x");
+        assert!(vfs.copy("/a", "/a/d/inner", true).is_err());
+        vfs.rename("/b", "/c").unwrap();
+        assert!(!vfs.exists("/b/d/f"));
+        assert!(matches!(vfs.get("/c/d/f").unwrap().kind, NodeKind::File { executable: true, .. }));
+    }
+
+    #[test]
+    fn lazy_host_content_is_read_on_demand() {
+        let dir = tempfile::tempdir().unwrap();
+        let host = dir.path().join("big.bin");
+        std::fs::write(&host, b"from disk").unwrap();
+        let mut vfs = Vfs::default();
+        vfs.put("/t/big.bin", NodeKind::File { content: Content::Host { path: host, size: 9 }, executable: false }, 1).unwrap();
+        assert_eq!(vfs.read("/t/big.bin").unwrap(), b"from disk");
+    }
+
+    #[test]
+    fn symlinks_resolve_inside_the_workspace() {
+        let mut vfs = Vfs::default();
+        vfs.write("/f", b"target".to_vec()).unwrap();
+        vfs.symlink("f", "/link").unwrap();
+        assert_eq!(vfs.read("/link").unwrap(), b"target");
+        vfs.symlink("loop", "/loop").unwrap();
+        assert!(vfs.read("/loop").is_err());
+    }
+}
