@@ -91,11 +91,15 @@ fn pwd(shell: &mut Shell, _: &[String], io: &mut Io) -> Status {
 }
 
 fn cd(shell: &mut Shell, args: &[String], io: &mut Io) -> Status {
+    let back = args.first().is_some_and(|a| a == "-");
     let target = match args.first().map(String::as_str) {
         None => "/".to_string(),
         Some("-") => shell.var("OLDPWD").unwrap_or("/").to_string(),
         Some(dir) => path_of(shell, dir),
     };
+    if back {
+        io.out(format!("{target}\n"));
+    }
     let real = shell.vfs.follow(&target).unwrap_or(target.clone());
     if !shell.vfs.exists(&real) {
         io.error("cd", format!("{target}: No such file or directory"));

@@ -23,11 +23,11 @@ DEVSHELL_VM_EXEC_TIMEOUT_MS, DEVSHELL_STATE, DEVSHELL_CONFIG, DEVSHELL_CACHE_DIR
     args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
-    /// Run COMMAND and exit.
-    #[arg(short = 'c', value_name = "COMMAND", conflicts_with_all = ["file", "script"])]
+    /// Run COMMAND and exit; ARGS become $1….
+    #[arg(short = 'c', value_name = "COMMAND", conflicts_with = "file")]
     command: Option<String>,
-    /// Run the script FILE (a host file) and exit; remaining arguments become $1….
-    #[arg(short = 'f', value_name = "FILE", conflicts_with = "script")]
+    /// Run the script FILE (a host file) and exit; ARGS become $1….
+    #[arg(short = 'f', value_name = "FILE")]
     file: Option<PathBuf>,
     /// Exit on the first failing command (as `set -e`).
     #[arg(short = 'e')]
@@ -38,12 +38,9 @@ pub struct Cli {
     /// Execution backend (overrides DEVSHELL_VM_BACKEND and the config file).
     #[arg(long, value_name = "NAME")]
     backend: Option<String>,
-    /// A script file to run (same as -f).
-    #[arg(value_name = "SCRIPT")]
-    script: Option<PathBuf>,
-    /// Arguments for the script ($1…).
-    #[arg(value_name = "ARGS", trailing_var_arg = true, allow_hyphen_values = true)]
-    args: Vec<String>,
+    /// A script file to run (as with -f) and its arguments; with -c or -f, just the arguments.
+    #[arg(value_name = "SCRIPT [ARGS]", trailing_var_arg = true, allow_hyphen_values = true)]
+    rest: Vec<String>,
     #[command(subcommand)]
     subcommand: Option<Commands>,
 }
@@ -129,11 +126,16 @@ fn run_shell(cli: Cli) -> Result<i32> {
         }
     }
 
+    let (script, args) = match (&cli.command, &cli.file) {
+        (None, None) if !cli.rest.is_empty() => (Some(PathBuf::from(&cli.rest[0])), cli.rest[1..].to_vec()),
+        (_, file) => (file.clone(), cli.rest.clone()),
+    };
     let status = if let Some(command) = &cli.command {
+        shell.set_positional("devshell", args);
         finish(shell.run_source(command, "-c"))
-    } else if let Some(file) = cli.file.as_ref().or(cli.script.as_ref()) {
-        let source = std::fs::read_to_string(file).with_context(|| format!("cannot read script {}", file.display()))?;
-        shell.set_positional(&file.display().to_string(), cli.args.clone());
+    } else if let Some(file) = script {
+        let source = std::fs::read_to_string(&file).with_context(|| format!("cannot read script {}", file.display()))?;
+        shell.set_positional(&file.display().to_string(), args);
         finish(shell.run_source(&source, &file.display().to_string()))
     } else if !std::io::stdin().is_terminal() {
         let mut source = String::new();

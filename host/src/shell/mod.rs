@@ -16,6 +16,8 @@ use crate::vfs::{self, Vfs};
 
 /// Nesting limit for `source`, so a file that sources itself fails instead of overflowing.
 const MAX_SOURCE_DEPTH: usize = 32;
+/// The one host-like path redirects understand without a workspace file.
+const DEV_NULL: &str = "/dev/null";
 
 /// Where routed tools run (the session). Implemented by `session::Sessions`.
 pub trait ToolBackend {
@@ -65,6 +67,8 @@ pub enum Flow {
 pub type Status = Result<i32, Flow>;
 
 enum TargetKind {
+    /// `/dev/null`: discarded.
+    Null,
     Stdout,
     Stderr,
     File { path: String, append: bool },
@@ -104,6 +108,7 @@ impl Io {
             TargetKind::Stderr => {
                 let _ = std::io::stderr().write_all(data);
             }
+            TargetKind::Null => {}
             _ => target.buffer.extend_from_slice(data),
         }
     }
@@ -227,17 +232,19 @@ impl Shell {
     fn run_and_or(&mut self, list: &AndOr) -> Status {
         // Every pipeline but the last is a condition: its failure does not trigger `set -e`.
         let mut status = self.run_guarded(&list.first, !list.rest.is_empty())?;
+        let mut last_ran = list.rest.is_empty();
         for (index, (connector, pipeline)) in list.rest.iter().enumerate() {
             let run = match connector {
                 Connector::And => status == 0,
                 Connector::Or => status != 0,
             };
             if run {
-                status = self.run_guarded(pipeline, index + 1 < list.rest.len())?;
+                last_ran = index + 1 == list.rest.len();
+                status = self.run_guarded(pipeline, !last_ran)?;
             }
         }
         self.last_status = status;
-        if status != 0 && self.errexit && self.condition_depth == 0 {
+        if status != 0 && last_ran && self.errexit && self.condition_depth == 0 {
             return Err(Flow::Exit(status));
         }
         Ok(status)
@@ -357,18 +364,22 @@ impl Shell {
             let target = self.expand(&redirect.target).join(" ");
             let path = vfs::resolve(&self.cwd, &target);
             match redirect.kind {
+                RedirectKind::In if path == DEV_NULL => io.stdin = Some(Vec::new()),
                 RedirectKind::In => {
                     io.stdin = Some(self.vfs.read(&path).map_err(|e| e.to_string())?);
                 }
                 RedirectKind::Out | RedirectKind::Append | RedirectKind::Err | RedirectKind::ErrAppend => {
                     let append = matches!(redirect.kind, RedirectKind::Append | RedirectKind::ErrAppend);
-                    if self.vfs.is_dir(&path) {
-                        return Err(format!("{path}: Is a directory"));
+                    let kind = if path == DEV_NULL { TargetKind::Null } else { TargetKind::File { path: path.clone(), append } };
+                    if path != DEV_NULL {
+                        if self.vfs.is_dir(&path) {
+                            return Err(format!("{path}: Is a directory"));
+                        }
+                        if !self.vfs.is_dir(vfs::parent_of(&path)) {
+                            return Err(format!("{path}: No such file or directory"));
+                        }
                     }
-                    if !self.vfs.is_dir(vfs::parent_of(&path)) {
-                        return Err(format!("{path}: No such file or directory"));
-                    }
-                    io.targets.push(Target { kind: TargetKind::File { path, append }, buffer: vec![] });
+                    io.targets.push(Target { kind, buffer: vec![] });
                     let index = io.targets.len() - 1;
                     if matches!(redirect.kind, RedirectKind::Out | RedirectKind::Append) {
                         io.out = index;

@@ -333,6 +333,14 @@ impl Parser {
             match self.peek() {
                 None => break,
                 Some(_) if self.peek_keyword().is_some_and(|k| terminators.contains(&k)) => break,
+                Some(_) if self.peek_keyword().is_some_and(|k| !["if", "for", "while", "until"].contains(&k)) => {
+                    let expected = match terminators {
+                        [] => "a command".to_string(),
+                        [one] => format!("`{one}`"),
+                        [init @ .., last] => format!("{} or `{last}`", init.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")),
+                    };
+                    return self.error(&expected);
+                }
                 Some(_) => script.push(self.and_or()?),
             }
             match self.peek() {
