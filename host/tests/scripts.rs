@@ -17,7 +17,7 @@ fn script_suite() {
         let name = script.file_name().unwrap().to_str().unwrap();
         let expected = |ext: &str| std::fs::read_to_string(script.with_extension(ext)).unwrap_or_default();
         let sandbox = common::Sandbox::new();
-        let output = sandbox.command(&dir).args(["-f", name, "arg1", "arg two"]).output().unwrap();
+        let output = sandbox.command(&dir).args(["-f", name, "arg1", "arg two"]).stdin(std::process::Stdio::null()).output().unwrap();
         let status = output.status.code().unwrap_or(-1).to_string();
         let want_status = expected("status").trim().to_string();
         let want_status = if want_status.is_empty() { "0".to_string() } else { want_status };

@@ -32,13 +32,12 @@ impl Sandbox {
             .env("DEVSHELL_CONFIG", self.path().join("config.toml"))
             .env("XDG_DATA_HOME", self.path().join("data"))
             .env_remove("DEVSHELL_VM_BACKEND")
-            .env_remove("DEVSHELL_VM")
-            .stdin(Stdio::null());
+            .env_remove("DEVSHELL_VM");
         command
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
-        self.command(self.path()).args(args).output().expect("run devshell")
+        self.command(self.path()).args(args).stdin(Stdio::null()).output().expect("run devshell")
     }
 }
 

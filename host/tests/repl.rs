@@ -1,0 +1,67 @@
+//! The REPL through a real pseudo-terminal: prompt, completion, Ctrl-C, history, Ctrl-D.
+
+mod common;
+
+use rexpect::session::{spawn_command, PtySession};
+
+fn start(sandbox: &common::Sandbox, cwd: &str) -> PtySession {
+    let mut command = sandbox.command(sandbox.path());
+    command.env("TERM", "xterm");
+    let mut session = spawn_command(command, Some(10_000)).expect("spawn devshell in a pty");
+    session.exp_string(&format!("devshell[host-sandbox]:{cwd}$ ")).expect("prompt shows backend and cwd");
+    session
+}
+
+#[test]
+fn completion_ctrl_c_history_and_ctrl_d() {
+    let sandbox = common::Sandbox::new();
+    let mut repl = start(&sandbox, "/");
+    repl.send_line("mkdir -p /proj/src; echo hi > /proj/src/main.rs").unwrap();
+    repl.exp_string("$ ").unwrap();
+
+    // Command completion: `ech<TAB>` becomes `echo `.
+    repl.send("ech\t").unwrap();
+    repl.send_line("completed").unwrap();
+    repl.exp_string("completed\r\n").unwrap();
+    repl.exp_string("$ ").unwrap();
+
+    // Path completion keeps the directory prefix: `cat /proj/sr<TAB>ma<TAB>`.
+    repl.send("cat /proj/sr\t").unwrap();
+    repl.send("ma\t").unwrap();
+    repl.send_line("").unwrap();
+    repl.exp_string("hi\r\n").unwrap();
+    repl.exp_string("$ ").unwrap();
+
+    // Ctrl-C drops the line being typed; the shell and workspace stay.
+    repl.send("echo never-run").unwrap();
+    repl.send_control('c').unwrap();
+    repl.exp_string("devshell[host-sandbox]:/$ ").unwrap();
+    repl.send_line("cd /proj; pwd").unwrap();
+    repl.exp_string("/proj\r\n").unwrap();
+    repl.exp_string("devshell[host-sandbox]:/proj$ ").unwrap();
+
+    // A multi-line construct continues on a `> ` prompt.
+    repl.send_line("if true; then").unwrap();
+    repl.exp_string("> ").unwrap();
+    repl.send_line("echo inside; fi").unwrap();
+    repl.exp_string("inside\r\n").unwrap();
+    repl.exp_string("$ ").unwrap();
+
+    // Ctrl-D exits cleanly and saves.
+    repl.send_control('d').unwrap();
+    repl.exp_eof().unwrap();
+    let check = sandbox.run(&["-c", "cat /proj/src/main.rs"]);
+    assert_eq!(common::text(&check.stdout), "hi\n");
+    assert!(!common::text(&check.stdout).contains("never-run"));
+
+    // History persists: Up recalls the last line of the previous session.
+    let mut repl = start(&sandbox, "/proj");
+    repl.send("\x1b[A").unwrap(); // Up
+    repl.send_line("").unwrap();
+    repl.exp_string("inside\r\n").unwrap();
+    repl.exp_string("$ ").unwrap();
+    repl.send_line("history").unwrap();
+    repl.exp_string("cd /proj; pwd").unwrap();
+    repl.send_line("exit 5").unwrap();
+    repl.exp_eof().unwrap();
+}
