@@ -72,6 +72,8 @@ pub struct Settings {
     pub call_timeout: Duration,
     pub memory_bytes: usize,
     pub plugins: BTreeMap<String, PluginConfig>,
+    /// Where compiled components are cached (`None`: no cache).
+    pub cache_dir: Option<PathBuf>,
 }
 
 pub fn config_path() -> Option<PathBuf> {
@@ -158,5 +160,6 @@ pub fn resolve(file: FileConfig, backend_flag: Option<String>) -> Result<Setting
         call_timeout: Duration::from_millis(file.plugin_call_timeout_ms.unwrap_or(10_000)),
         memory_bytes: file.plugin_memory_mb.unwrap_or(256) << 20,
         plugins: file.plugins,
+        cache_dir: crate::plugin::default_cache_dir(),
     })
 }

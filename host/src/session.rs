@@ -94,7 +94,7 @@ impl Sessions {
         }
         std::fs::create_dir_all(&self.staging).with_context(|| format!("cannot create staging dir {}", self.staging.display()))?;
         if self.runtime.is_none() {
-            self.runtime = Some(Runtime::new(CompileCache::new(crate::plugin::default_cache_dir()))?);
+            self.runtime = Some(Runtime::new(CompileCache::new(self.settings.cache_dir.clone()))?);
         }
         let runtime = self.runtime.as_ref().expect("just created");
         let loaded = runtime.load(&self.source()?)?;

@@ -517,7 +517,7 @@ impl Shell {
             "0" => self.script_name.clone(),
             _ if name.chars().all(|c| c.is_ascii_digit()) => {
                 let index: usize = name.parse().unwrap_or(0);
-                self.positional.get(index - 1).cloned().unwrap_or_default()
+                index.checked_sub(1).and_then(|i| self.positional.get(i)).cloned().unwrap_or_default()
             }
             _ => self.vars.get(name).cloned().unwrap_or_default(),
         }

@@ -577,6 +577,39 @@ mod tests {
         assert!(!is_incomplete("echo fine"));
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 3000, ..Default::default() })]
+
+        /// Any input parses or fails with a located error; nothing panics.
+        #[test]
+        fn arbitrary_text_never_panics(source in "\\PC{0,160}") {
+            if let Err(e) = parse(&source) {
+                proptest::prop_assert!(e.line >= 1 && e.line <= source.lines().count().max(1) + 1);
+            }
+            let _ = is_incomplete(&source);
+        }
+
+        /// Inputs made of the language's own punctuation, where the parser's edge cases live.
+        #[test]
+        fn shell_alphabet_never_panics(source in "[a-z2 $'\"\\\\#;|&<>{}\n=-]{0,120}|(if|then|fi|for|do|done|while|in|;| |x|\n|\\$\\{|\\})*") {
+            let _ = parse(&source);
+            let _ = is_incomplete(&source);
+        }
+
+        /// Single-quoted words come back exactly, whatever they contain.
+        #[test]
+        fn single_quoted_words_round_trip(words in proptest::collection::vec("[^'\\x00]{0,12}", 1..6)) {
+            let line = words.iter().map(|w| format!("'{w}'")).collect::<Vec<_>>().join(" ");
+            let script = parse(&format!("echo {line}")).unwrap();
+            let Command::Simple { words: parsed, .. } = &script[0].first[0] else { panic!("not a simple command") };
+            let texts: Vec<String> = parsed[1..].iter().map(|w| w.0.iter().map(|p| match p {
+                Part::Lit { text, .. } => text.clone(),
+                Part::Var { .. } => panic!("no expansion inside single quotes"),
+            }).collect()).collect();
+            proptest::prop_assert_eq!(texts, words);
+        }
+    }
+
     #[test]
     fn dollar_forms() {
         let Command::Simple { words, .. } = &parse("echo $A ${B}c $? $# $@ $1 $ x").unwrap()[0].first[0] else { panic!() };

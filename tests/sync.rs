@@ -1,0 +1,153 @@
+//! Mode S sync rules, end to end through a session with the mock backend (a real component):
+//! changes both ways, deletions both ways, conflicts, exec bits, symlinks, lazy build output,
+//! a vanished staging root, and a failed pull that leaves the workspace as it was.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use devshell::config::Settings;
+use devshell::plugin::WorkspaceMode;
+use devshell::session::Sessions;
+use devshell::shell::{ToolBackend, ToolCall};
+use devshell::vfs::{Content, NodeKind, Vfs};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    sessions: Sessions,
+    vfs: Vfs,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings {
+            backend: "mock".into(),
+            mode: WorkspaceMode::Sync,
+            guest_mount: "/workspace".into(),
+            eager: false,
+            exec_timeout: None,
+            routed: vec!["cargo".into()],
+            lazy_names: vec!["target".into()],
+            call_timeout: std::time::Duration::from_secs(10),
+            memory_bytes: 256 << 20,
+            plugins: Default::default(),
+            cache_dir: Some(dir.path().join("cache")),
+        };
+        let sessions = Sessions::new(settings, dir.path().join("staging"), Default::default());
+        let mut vfs = Vfs::default();
+        vfs.mkdir_p("/p/src").unwrap();
+        vfs.write("/p/src/main.rs", b"fn main() {}\n".to_vec()).unwrap();
+        Fixture { _dir: dir, sessions, vfs }
+    }
+
+    fn staging(&self) -> &Path {
+        self.sessions.staging_dir()
+    }
+
+    /// Run the mock tool with these ops from workspace dir `/p`.
+    fn tool(&mut self, ops: &[&str]) -> (i32, String) {
+        let call = ToolCall { program: "cargo".into(), args: ops.iter().map(|s| s.to_string()).collect(), cwd: "p".into(), env: vec![], capture: true };
+        let result = self.sessions.run_tool(&mut self.vfs, call).expect("tool ran");
+        (result.status, String::from_utf8_lossy(&result.stdout).into_owned() + &String::from_utf8_lossy(&result.stderr))
+    }
+}
+
+#[test]
+fn changes_and_deletions_flow_both_ways() {
+    let mut f = Fixture::new();
+    let (status, out) = f.tool(&["cat:src/main.rs", "write:new.txt=from tool"]);
+    assert_eq!((status, out.as_str()), (0, "fn main() {}\n"), "full push before the first run");
+    assert_eq!(f.vfs.read("/p/new.txt").unwrap(), b"from tool", "pulled after the run");
+
+    f.vfs.write("/p/src/main.rs", b"edited\n".to_vec()).unwrap();
+    f.vfs.remove("/p/new.txt", false).unwrap();
+    let (_, out) = f.tool(&["cat:src/main.rs"]);
+    assert_eq!(out, "edited\n", "incremental push of an edit");
+    assert!(!f.staging().join("p/new.txt").exists(), "a workspace rm removes the staged file");
+
+    f.tool(&["delete:src"]);
+    assert!(!f.vfs.exists("/p/src"), "a tool's delete reaches the workspace");
+    assert!(f.vfs.exists("/p"));
+}
+
+#[test]
+fn a_file_changed_on_both_sides_is_a_conflict_and_nothing_is_lost() {
+    let mut f = Fixture::new();
+    f.tool(&[]);
+    std::fs::write(f.staging().join("p/src/main.rs"), "backend version\n").unwrap();
+    f.vfs.write("/p/src/main.rs", b"workspace version\n".to_vec()).unwrap();
+    let (_, out) = f.tool(&["cat:src/main.rs"]);
+    assert_eq!(out, "workspace version\n", "the workspace keeps its version");
+    assert_eq!(f.vfs.read("/p/src/main.rs").unwrap(), b"workspace version\n");
+    assert_eq!(f.vfs.read("/p/src/main.rs.conflict-1").unwrap(), b"backend version\n", "the other side is kept beside it");
+    assert!(f.staging().join("p/src/main.rs.conflict-1").exists());
+    // A second conflict gets the next number.
+    std::fs::write(f.staging().join("p/src/main.rs"), "backend again\n").unwrap();
+    f.vfs.write("/p/src/main.rs", b"workspace again\n".to_vec()).unwrap();
+    f.tool(&[]);
+    assert_eq!(f.vfs.read("/p/src/main.rs.conflict-2").unwrap(), b"backend again\n");
+}
+
+#[test]
+fn executable_bits_round_trip() {
+    let mut f = Fixture::new();
+    f.vfs.write("/p/run.sh", b"#!/bin/sh\n".to_vec()).unwrap();
+    f.vfs.set_executable("/p/run.sh", true).unwrap();
+    f.tool(&[]);
+    let mode = std::fs::metadata(f.staging().join("p/run.sh")).unwrap().permissions().mode();
+    assert_ne!(mode & 0o111, 0, "pushed executable");
+    let built = f.staging().join("p/tool-made");
+    std::fs::write(&built, "x").unwrap();
+    std::fs::set_permissions(&built, std::fs::Permissions::from_mode(0o755)).unwrap();
+    f.tool(&[]);
+    assert!(matches!(f.vfs.get("/p/tool-made").unwrap().kind, NodeKind::File { executable: true, .. }), "pulled executable");
+}
+
+#[test]
+fn symlinks_are_recorded_never_followed() {
+    let mut f = Fixture::new();
+    f.tool(&[]);
+    std::os::unix::fs::symlink("/etc/passwd", f.staging().join("p/escape")).unwrap();
+    std::os::unix::fs::symlink("src/main.rs", f.staging().join("p/inside")).unwrap();
+    f.tool(&[]);
+    assert!(matches!(&f.vfs.get("/p/escape").unwrap().kind, NodeKind::Symlink { target } if target == "/etc/passwd"));
+    assert!(f.vfs.read("/p/escape").is_err(), "an outside target is never read into the workspace");
+    assert_eq!(f.vfs.read("/p/inside").unwrap(), b"fn main() {}\n", "an inside link resolves within the workspace");
+}
+
+#[test]
+fn build_output_is_pulled_lazily() {
+    let mut f = Fixture::new();
+    f.tool(&["mkdir:target/debug", "write:target/debug/artifact=compiled bytes"]);
+    match &f.vfs.get("/p/target/debug/artifact").unwrap().kind {
+        NodeKind::File { content: Content::Host { size, .. }, .. } => assert_eq!(*size, 14),
+        other => panic!("expected a lazy entry, got {other:?}"),
+    }
+    assert_eq!(f.vfs.read("/p/target/debug/artifact").unwrap(), b"compiled bytes");
+    f.tool(&["delete:target"]);
+    assert!(!f.vfs.exists("/p/target"), "cargo clean empties target/ in the workspace");
+}
+
+#[test]
+fn an_emptied_staging_root_is_never_propagated() {
+    let mut f = Fixture::new();
+    f.tool(&[]);
+    std::fs::remove_dir_all(f.staging().join("p")).unwrap();
+    let call = ToolCall { program: "cargo".into(), args: vec![], cwd: String::new(), env: vec![], capture: true };
+    f.sessions.run_tool(&mut f.vfs, call).unwrap();
+    assert_eq!(f.vfs.read("/p/src/main.rs").unwrap(), b"fn main() {}\n", "the workspace keeps everything");
+}
+
+#[test]
+fn a_failed_pull_leaves_the_workspace_as_it_was() {
+    let mut f = Fixture::new();
+    f.tool(&[]);
+    let before: Vec<String> = f.vfs.walk("/").map(|(p, _)| p.clone()).collect();
+    // A socket in the staging dir cannot be read as a file: the pull must fail as a whole.
+    let _listener = std::os::unix::net::UnixListener::bind(f.staging().join("p/sock")).unwrap();
+    let (status, _) = f.tool(&["write:made-by-tool.txt=x"]);
+    assert_eq!(status, 0);
+    let after: Vec<String> = f.vfs.walk("/").map(|(p, _)| p.clone()).collect();
+    assert_eq!(before, after, "nothing of the failed pull was applied");
+    assert!(f.staging().join("p/made-by-tool.txt").exists(), "and nothing in the staging dir was lost");
+}
