@@ -253,3 +253,30 @@ fn incompatible_or_foreign_components_are_refused_by_name() {
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
+
+/// A tool that outlives its timeout is killed with its whole process group, on the host side.
+#[test]
+fn spawned_tool_past_its_timeout_is_killed_with_its_group() {
+    let cache = tempfile::tempdir().unwrap();
+    let staging = tempfile::tempdir().unwrap();
+    let rt = runtime(cache.path());
+    let mut grant = staging_grant(staging.path());
+    grant.allow_program("sh", None).unwrap();
+    let mut plugin = instantiate(&rt, &mock_source(), grant, Limits::default());
+    let session = plugin.new_session(&sync_config(staging.path())).unwrap();
+    // The grandchild (sleep) must die too, or it would create the marker later.
+    std::fs::write(staging.path().join("slow.sh"), "sleep 2\ntouch marker\n").unwrap();
+    let mut slow = request("cargo", &["spawn:sh slow.sh"]);
+    slow.timeout_ms = Some(300);
+    let started = std::time::Instant::now();
+    let out = plugin.run_tool(session, &slow).unwrap();
+    assert!(started.elapsed() < Duration::from_secs(2), "the timeout did not stop the wait");
+    assert_eq!(out.status.code, Some(1));
+    assert!(stderr_of(&out).contains("timeout"), "{}", stderr_of(&out));
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(!staging.path().join("marker").exists(), "the process group survived the kill");
+    // The instance is healthy: host-side timeouts do not poison it.
+    assert!(plugin.poisoned().is_none());
+    let quick = plugin.run_tool(session, &request("cargo", &["spawn:sh -c true"])).unwrap();
+    assert_eq!(quick.status.code, Some(0), "{}", stderr_of(&quick));
+}

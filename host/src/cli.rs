@@ -102,6 +102,7 @@ fn run_shell(cli: Cli) -> Result<i32> {
     let state_path = state::resolve_path(cli.state.clone());
     let saved = state::load(&state_path)?.unwrap_or_default();
     let loaded_generation = saved.vfs.generation();
+    let loaded_manifest = saved.sync.clone();
     let eager = settings.eager;
     let sessions = Sessions::new(settings, staging_dir_for(&state_path)?, saved.sync);
     let mut shell = Shell::new(saved.vfs, Box::new(sessions));
@@ -151,7 +152,8 @@ fn run_shell(cli: Cli) -> Result<i32> {
     if let Err(e) = &shutdown {
         eprintln!("devshell: {e:#}");
     }
-    if shell.vfs.generation() != loaded_generation || shell.backend.was_started() || !state_path.exists() && shell.vfs.generation() > 0 {
+    let changed = shell.vfs.generation() != loaded_generation || !shell.backend.manifest().same_entries(&loaded_manifest);
+    if changed {
         state::save(&state_path, &state::StateRef { vfs: &shell.vfs, cwd: &shell.cwd, sync: shell.backend.manifest() })
             .with_context(|| format!("cannot save the workspace to {}", state_path.display()))?;
     }

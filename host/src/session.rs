@@ -33,12 +33,14 @@ pub struct Sessions {
     /// The sync manifest; persisted with the workspace by the caller.
     pub manifest: Manifest,
     rules: Rules,
+    /// A tool ran (or a pull failed) since the last successful pull: shutdown must reconcile.
+    needs_pull: bool,
 }
 
 impl Sessions {
     pub fn new(settings: Settings, staging: PathBuf, manifest: Manifest) -> Sessions {
         let rules = Rules { lazy_names: settings.lazy_names.clone() };
-        Sessions { settings, staging, runtime: None, active: None, last_failure: None, manifest, rules }
+        Sessions { settings, staging, runtime: None, active: None, last_failure: None, manifest, rules, needs_pull: false }
     }
 
     pub fn staging_dir(&self) -> &PathBuf {
@@ -153,11 +155,15 @@ impl ToolBackend for Sessions {
             timeout_ms: self.settings.exec_timeout.map(|t| t.as_millis() as u64),
         };
         let active = self.active.as_mut().expect("started");
+        self.needs_pull = true;
         let outcome = active.instance.run_tool(active.session, &request);
         // Pull even after a failed run: whatever the tool changed must not be lost.
         if self.syncs() {
             match sync::pull(vfs, &self.staging, &mut self.manifest, &self.rules) {
-                Ok(report) => report_conflicts(&report),
+                Ok(report) => {
+                    report_conflicts(&report);
+                    self.needs_pull = false;
+                }
                 Err(e) => eprintln!("devshell: sync from the backend failed, the workspace is unchanged: {e}"),
             }
         }
@@ -207,7 +213,8 @@ impl ToolBackend for Sessions {
 
     fn shutdown(&mut self, vfs: &mut Vfs) -> Result<()> {
         let Some(mut active) = self.active.take() else { return Ok(()) };
-        let pulled = if self.syncs() {
+        // Each tool run ends with a full pull; reconcile again only if one failed or was skipped.
+        let pulled = if self.syncs() && self.needs_pull {
             sync::pull(vfs, &self.staging, &mut self.manifest, &self.rules).map(|r| report_conflicts(&r)).map_err(|e| anyhow!("final sync failed: {e}"))
         } else {
             Ok(())
@@ -230,9 +237,5 @@ impl ToolBackend for Sessions {
 
     fn manifest(&self) -> &Manifest {
         &self.manifest
-    }
-
-    fn was_started(&self) -> bool {
-        self.runtime.is_some()
     }
 }

@@ -49,6 +49,14 @@ pub struct Manifest {
     initialized: bool,
 }
 
+impl Manifest {
+    /// True when both record the same paths and metadata (sync times aside): saving would
+    /// change nothing that matters.
+    pub fn same_entries(&self, other: &Manifest) -> bool {
+        self.initialized == other.initialized && self.vfs_generation == other.vfs_generation && self.entries == other.entries
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     #[error("{path}: {message}")]

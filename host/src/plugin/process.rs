@@ -239,19 +239,52 @@ impl ChildProcess {
         self.stdin = None;
     }
 
+    /// The read timeout, cut short at the command's own deadline.
+    fn bounded(&self, timeout_ms: u64) -> Duration {
+        let asked = Duration::from_millis(timeout_ms);
+        self.deadline.map_or(asked, |d| asked.min(d.saturating_duration_since(Instant::now())))
+    }
+
+    /// Past the command's deadline: kill the group and report the timeout.
+    fn enforce_deadline(&mut self) -> Result<(), ProcessError> {
+        if self.deadline.is_some_and(|d| Instant::now() >= d) && self.exit.is_none() {
+            self.kill();
+            return Err(ProcessError::Timeout(format!("{} ran past its time limit and was killed", self.label)));
+        }
+        Ok(())
+    }
+
+    fn pipe(&mut self, stdout: bool) -> Result<&mut PipeReader, ProcessError> {
+        let (pipe, name) = if stdout { (&mut self.stdout, "stdout") } else { (&mut self.stderr, "stderr") };
+        pipe.as_mut().ok_or_else(|| ProcessError::Io(format!("{name} is not a pipe")))
+    }
+
+    fn read_pipe(&mut self, stdout: bool, max: u32, timeout_ms: u64) -> Result<Option<Vec<u8>>, ProcessError> {
+        let timeout = self.bounded(timeout_ms);
+        let data = self.pipe(stdout)?.read(max as usize, timeout);
+        if data.as_ref().is_some_and(|d| d.is_empty()) {
+            self.enforce_deadline()?;
+        }
+        Ok(data)
+    }
+
     pub fn read_stdout(&mut self, max: u32, timeout_ms: u64) -> Result<Option<Vec<u8>>, ProcessError> {
-        let pipe = self.stdout.as_mut().ok_or_else(|| ProcessError::Io("stdout is not a pipe".into()))?;
-        Ok(pipe.read(max as usize, Duration::from_millis(timeout_ms)))
+        self.read_pipe(true, max, timeout_ms)
     }
 
     pub fn read_stderr(&mut self, max: u32, timeout_ms: u64) -> Result<Option<Vec<u8>>, ProcessError> {
-        let pipe = self.stderr.as_mut().ok_or_else(|| ProcessError::Io("stderr is not a pipe".into()))?;
-        Ok(pipe.read(max as usize, Duration::from_millis(timeout_ms)))
+        self.read_pipe(false, max, timeout_ms)
     }
 
     pub fn read_stdout_line(&mut self, timeout_ms: u64) -> Result<Option<String>, ProcessError> {
-        let pipe = self.stdout.as_mut().ok_or_else(|| ProcessError::Io("stdout is not a pipe".into()))?;
-        pipe.read_line(Duration::from_millis(timeout_ms))
+        let timeout = self.bounded(timeout_ms);
+        match self.pipe(true)?.read_line(timeout) {
+            Err(ProcessError::Timeout(message)) => {
+                self.enforce_deadline()?;
+                Err(ProcessError::Timeout(message))
+            }
+            other => other,
+        }
     }
 
     /// Wait up to `timeout` (forever when `None`) for the child, enforcing the command's own

@@ -38,8 +38,6 @@ pub trait ToolBackend {
     fn routed(&self) -> Vec<String>;
     /// The sync manifest to persist with the workspace.
     fn manifest(&self) -> &crate::sync::Manifest;
-    /// True once a session was started in this run (its sync state then needs saving).
-    fn was_started(&self) -> bool;
 }
 
 pub struct ToolCall {

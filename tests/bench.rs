@@ -1,0 +1,250 @@
+//! All of devshell's benchmarks, behind one command:
+//!
+//!     cargo run --release -p devshell-tests --bin bench
+//!
+//! Every figure is printed beside a baseline measured in the same run and the ratio. Figures are
+//! medians over repeated runs; these machines are shared, so read ratios, not absolute times.
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use devshell::plugin::cache::CompileCache;
+use devshell::plugin::grants::Grant;
+use devshell::plugin::{builtin, Limits, Runtime, SessionConfig, WorkspaceMode};
+use devshell::sync::{self, Manifest, Rules};
+use devshell::vfs::Vfs;
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> Duration {
+    median((0..runs).map(|_| {
+        let start = Instant::now();
+        black_box(f());
+        start.elapsed()
+    }).collect())
+}
+
+fn show(d: Duration) -> String {
+    let secs = d.as_secs_f64();
+    if secs >= 0.1 {
+        format!("{:.3} s", secs)
+    } else if secs >= 1e-4 {
+        format!("{:.3} ms", secs * 1e3)
+    } else if secs >= 1e-6 {
+        format!("{:.2} µs", secs * 1e6)
+    } else {
+        format!("{:.0} ns", secs * 1e9)
+    }
+}
+
+fn row(what: &str, ours: Duration, baseline_name: &str, baseline: Duration) {
+    let ratio = ours.as_secs_f64() / baseline.as_secs_f64().max(1e-12);
+    println!("  {what:<44} {:>11}   vs {baseline_name:<34} {:>11}   ratio {ratio:>7.2}x", show(ours), show(baseline));
+}
+
+/// The release `devshell` binary next to this benchmark, built first if needed.
+fn devshell_binary() -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo).args(["build", "--release", "-q", "-p", "devshell"]).status().expect("run cargo build");
+    assert!(status.success(), "building devshell failed");
+    std::env::current_exe().unwrap().parent().unwrap().join("devshell")
+}
+
+fn run_quiet(command: &mut Command) {
+    let status = command.stdout(Stdio::null()).stderr(Stdio::null()).stdin(Stdio::null()).status().expect("spawn");
+    assert!(status.success(), "{command:?} failed");
+}
+
+fn isolated(binary: &Path, home: &Path) -> Command {
+    let mut command = Command::new(binary);
+    command
+        .env("DEVSHELL_STATE", home.join("state"))
+        .env("DEVSHELL_CACHE_DIR", home.join("cache"))
+        .env("DEVSHELL_CONFIG", home.join("config.toml"))
+        .current_dir(home);
+    command
+}
+
+fn plugin_runtime() {
+    println!("plugin runtime (mock component; baselines: process spawn, native Rust)");
+    let source = builtin::find("mock").unwrap();
+    let spawn_true = time(30, || Command::new("/bin/true").status().unwrap());
+    let cold = time(5, || {
+        let cache = tempfile::tempdir().unwrap();
+        Runtime::new(CompileCache::new(Some(cache.path().into()))).unwrap().load(&source).unwrap();
+    });
+    row("cold load (compile + cache write)", cold, "spawn /bin/true", spawn_true);
+    let cache = tempfile::tempdir().unwrap();
+    let runtime = Runtime::new(CompileCache::new(Some(cache.path().into()))).unwrap();
+    runtime.load(&source).unwrap();
+    let cached = time(30, || runtime.load(&source).unwrap());
+    row("cached load (verify + deserialize)", cached, "spawn /bin/true", spawn_true);
+    let loaded = runtime.load(&source).unwrap();
+    let instantiate = time(50, || runtime.instantiate(&loaded, Grant::default(), Limits::default()).unwrap());
+    row("instantiate", instantiate, "spawn /bin/true", spawn_true);
+
+    let mut plugin = runtime.instantiate(&loaded, Grant::default(), Limits::default()).unwrap();
+    let config = SessionConfig { mode: WorkspaceMode::Guest, guest_mount: "/workspace".into(), staging_dir: String::new(), options: vec![] };
+    let session = plugin.new_session(&config).unwrap();
+    let calls = 20_000;
+    let start = Instant::now();
+    for _ in 0..calls {
+        black_box(plugin.info(session).unwrap());
+    }
+    let per_call = start.elapsed() / calls;
+    let native: &dyn Fn() -> String = &|| black_box("mock".to_string());
+    let start = Instant::now();
+    for _ in 0..calls {
+        black_box(native());
+    }
+    row("trivial export call (session.info)", per_call, "native dyn call", start.elapsed() / calls);
+
+    let mib = vec![7u8; 1 << 20];
+    let through_plugin = time(30, || {
+        plugin.write_file("/workspace/blob", &mib).unwrap();
+        plugin.read_file("/workspace/blob").unwrap()
+    });
+    let mut native_fs = std::collections::BTreeMap::new();
+    let native_copy = time(30, || {
+        native_fs.insert("/workspace/blob".to_string(), black_box(&mib).clone());
+        native_fs.get("/workspace/blob").unwrap().clone()
+    });
+    row("1 MiB write+read through guest-fs", through_plugin, "native in-memory map write+read", native_copy);
+}
+
+fn startup(binary: &Path) {
+    println!("startup to exit");
+    let home = tempfile::tempdir().unwrap();
+    let ours = time(30, || run_quiet(isolated(binary, home.path()).args(["-c", "echo hi"])));
+    let echo = time(30, || run_quiet(Command::new("/bin/echo").arg("hi")));
+    row("devshell -c 'echo hi'", ours, "/bin/echo hi", echo);
+}
+
+/// A cargo project whose target/ holds at least `extra` files beyond a real build.
+fn project_with_big_target(dir: &Path, extra: usize) {
+    run_quiet(Command::new("cargo").args(["new", "--vcs", "none", "-q", "bench-project"]).current_dir(dir));
+    let project = dir.join("bench-project");
+    run_quiet(Command::new("cargo").args(["build", "-q"]).current_dir(&project));
+    let junk = project.join("target/debug/bench-junk");
+    for chunk in 0..(extra / 1000) {
+        let sub = junk.join(format!("d{chunk}"));
+        std::fs::create_dir_all(&sub).unwrap();
+        for i in 0..1000 {
+            std::fs::write(sub.join(format!("f{i}.o")), b"object").unwrap();
+        }
+    }
+}
+
+fn cargo_through_devshell(binary: &Path) {
+    println!("cargo through devshell (host-sandbox backend)");
+    let home = tempfile::tempdir().unwrap();
+    run_quiet(isolated(binary, home.path()).args(["-c", "cargo --version"])); // warm the compile cache
+    let ours = time(15, || run_quiet(isolated(binary, home.path()).args(["-c", "cargo --version"])));
+    let direct = time(15, || run_quiet(Command::new("cargo").arg("--version")));
+    row("(a) cargo --version", ours, "cargo --version directly", direct);
+
+    let host = tempfile::tempdir().unwrap();
+    project_with_big_target(host.path(), 10_000);
+    let project = host.path().join("bench-project");
+    let files = walk_count(&project.join("target"));
+    run_quiet(isolated(binary, home.path()).args(["-c", &format!("import {} /bench-project; cd /bench-project; cargo build -q", project.display())]));
+    // Import skips target/ (.gitignore'd); copy it into the staging dir's project so both sides
+    // have the same 10,000-file target/, then let one run pull it in as lazy entries.
+    let staging = std::fs::read_dir(home.path().join("cache/staging")).unwrap().next().unwrap().unwrap().path();
+    run_quiet(Command::new("cp").arg("-a").arg(project.join("target/debug/bench-junk")).arg(staging.join("bench-project/target/debug/")));
+    run_quiet(isolated(binary, home.path()).args(["-c", "cd /bench-project; cargo build -q"]));
+    let ten_builds = "cd /bench-project; cargo build -q; cargo build -q; cargo build -q; cargo build -q; cargo build -q; cargo build -q; cargo build -q; cargo build -q; cargo build -q; cargo build -q";
+    let ours = time(5, || run_quiet(isolated(binary, home.path()).args(["-c", ten_builds])));
+    let direct = time(5, || {
+        for _ in 0..10 {
+            run_quiet(Command::new("cargo").args(["build", "-q"]).current_dir(&project));
+        }
+    });
+    row(&format!("(b) 10 no-op cargo builds ({files} files in target/)"), ours, "10 direct no-op cargo builds", direct);
+
+    // (d) devshell's own peak RSS with this workspace loaded, synced and saved: the mock backend
+    // runs the tool, so no cargo process is mixed into the figure.
+    let mut child = isolated(binary, home.path())
+        .env("DEVSHELL_VM_BACKEND", "mock")
+        .args(["-c", "cd /bench-project; cargo print:synced"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    let _ = child.try_wait();
+    let mut true_usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let baseline = Command::new("cargo").args(["build", "-q"]).current_dir(&project).spawn().unwrap();
+    unsafe { libc::wait4(baseline.id() as i32, &mut status, 0, &mut true_usage) };
+    println!(
+        "  (d) peak RSS, devshell run with that workspace   {:>8.1} MiB   vs direct no-op cargo build {:>8.1} MiB",
+        usage.ru_maxrss as f64 / 1024.0,
+        true_usage.ru_maxrss as f64 / 1024.0
+    );
+}
+
+fn walk_count(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map(|r| r.map(|e| {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() { walk_count(&e.path()) + 1 } else { 1 }
+    }).sum()).unwrap_or(0)
+}
+
+fn sync_overhead() {
+    println!("(c) sync overhead of one tool run on an unchanged tree (push + pull)");
+    for &count in &[1_000usize, 10_000, 100_000] {
+        let dir = tempfile::tempdir().unwrap();
+        let staging = dir.path().join("staging");
+        let mut vfs = Vfs::default();
+        for i in 0..count {
+            let d = format!("/src/d{}", i / 500);
+            if i % 500 == 0 {
+                vfs.mkdir_p(&d).unwrap();
+            }
+            vfs.write(&format!("{d}/f{i}.rs"), format!("// file {i}\n").into_bytes()).unwrap();
+        }
+        let mut manifest = Manifest::default();
+        let rules = Rules::default();
+        sync::push(&mut vfs, &staging, &mut manifest).unwrap();
+        sync::pull(&mut vfs, &staging, &mut manifest, &rules).unwrap();
+        let runs = if count >= 100_000 { 5 } else { 15 };
+        let ours = time(runs, || {
+            sync::push(&mut vfs, &staging, &mut manifest).unwrap();
+            sync::pull(&mut vfs, &staging, &mut manifest, &rules).unwrap()
+        });
+        let mirror = dir.path().join("mirror");
+        run_quiet(Command::new("rsync").arg("-a").arg(format!("{}/", staging.display())).arg(&mirror));
+        let rsync = time(runs, || run_quiet(Command::new("rsync").arg("-a").arg(format!("{}/", staging.display())).arg(&mirror)));
+        let find = time(runs, || run_quiet(Command::new("find").arg(&staging).args(["-type", "f", "-printf", "%s %T@\n"])));
+        row(&format!("{count:>7} files: devshell push+pull"), ours, "rsync -a no-op", rsync);
+        row(&format!("{count:>7} files: devshell push+pull"), ours, "find -printf walk-and-stat floor", find);
+    }
+}
+
+fn main() {
+    let only: Vec<String> = std::env::args().skip(1).collect();
+    let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
+    let binary = devshell_binary();
+    if wanted("runtime") {
+        plugin_runtime();
+    }
+    if wanted("startup") {
+        startup(&binary);
+    }
+    if wanted("cargo") {
+        cargo_through_devshell(&binary);
+    }
+    if wanted("sync") {
+        if Command::new("rsync").arg("--version").stdout(Stdio::null()).status().is_ok() {
+            sync_overhead();
+        } else {
+            println!("(c) skipped: rsync is not installed (apt-get install rsync) and is the baseline");
+        }
+    }
+}
