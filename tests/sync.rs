@@ -151,3 +151,22 @@ fn a_failed_pull_leaves_the_workspace_as_it_was() {
     assert_eq!(before, after, "nothing of the failed pull was applied");
     assert!(f.staging().join("p/made-by-tool.txt").exists(), "and nothing in the staging dir was lost");
 }
+
+/// After the first run a watcher reports what changed; new directories get watched too, so a
+/// change deep inside one made by a later run still reaches the workspace.
+#[test]
+fn later_runs_see_changes_in_directories_created_by_earlier_ones() {
+    let mut f = Fixture::new();
+    f.tool(&[]);
+    f.tool(&["mkdir:gen/deep", "write:gen/deep/a.txt=one"]);
+    assert_eq!(f.vfs.read("/p/gen/deep/a.txt").unwrap(), b"one");
+    f.tool(&["write:gen/deep/a.txt=two", "mkdir:gen/deep/er", "write:gen/deep/er/b.txt=three"]);
+    assert_eq!(f.vfs.read("/p/gen/deep/a.txt").unwrap(), b"two");
+    assert_eq!(f.vfs.read("/p/gen/deep/er/b.txt").unwrap(), b"three");
+    f.tool(&["delete:gen/deep/er"]);
+    assert!(!f.vfs.exists("/p/gen/deep/er"));
+    // A change made outside any tool run, between runs, is seen by the next run as well.
+    std::fs::write(f.staging().join("p/gen/deep/a.txt"), "four").unwrap();
+    f.tool(&[]);
+    assert_eq!(f.vfs.read("/p/gen/deep/a.txt").unwrap(), b"four");
+}

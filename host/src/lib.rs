@@ -16,5 +16,6 @@ pub mod shell;
 pub mod state;
 pub mod sync;
 pub mod vfs;
+pub mod watch;
 
 pub use plugin::process::INTERRUPTED;

@@ -5,6 +5,7 @@
 //! and each built-in backend's grant. A plugin fault ends the session, never the shell: the
 //! workspace is untouched and the next tool starts a new session.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use anyhow::{anyhow, Context, Result};
@@ -17,6 +18,7 @@ use crate::plugin::{builtin, BackendInfo, Limits, PluginInstance, PluginSource, 
 use crate::shell::{ToolBackend, ToolCall, ToolResult};
 use crate::sync::{self, Manifest, Rules};
 use crate::vfs::Vfs;
+use crate::watch::Watcher;
 
 struct Active {
     instance: PluginInstance,
@@ -35,12 +37,15 @@ pub struct Sessions {
     rules: Rules,
     /// A tool ran (or a pull failed) since the last successful pull: shutdown must reconcile.
     needs_pull: bool,
+    /// Armed at the second tool run; from then on pulls look only at what it saw change.
+    watcher: Option<Watcher>,
+    tool_runs: usize,
 }
 
 impl Sessions {
     pub fn new(settings: Settings, staging: PathBuf, manifest: Manifest) -> Sessions {
         let rules = Rules { lazy_names: settings.lazy_names.clone() };
-        Sessions { settings, staging, runtime: None, active: None, last_failure: None, manifest, rules, needs_pull: false }
+        Sessions { settings, staging, runtime: None, active: None, last_failure: None, manifest, rules, needs_pull: false, watcher: None, tool_runs: 0 }
     }
 
     pub fn staging_dir(&self) -> &PathBuf {
@@ -131,6 +136,31 @@ impl Sessions {
     }
 }
 
+impl Sessions {
+    /// Pull what the watcher saw change (between runs and during this one); without a usable
+    /// watcher (or on its first run), walk everything.
+    fn pull_after_tool(&mut self, vfs: &mut Vfs, between_runs: Option<BTreeSet<String>>) -> Result<sync::Report, sync::SyncError> {
+        let during_run = self.watcher.as_mut().and_then(Watcher::changed);
+        if let (Some(mut changed), Some(during)) = (between_runs, during_run) {
+            changed.extend(during);
+            let (report, new_dirs) = sync::pull_changed(vfs, &self.staging, &mut self.manifest, &self.rules, &changed)?;
+            let watcher = self.watcher.as_mut().expect("checked above");
+            if new_dirs.iter().any(|dir| watcher.watch(dir).is_err()) {
+                self.watcher = None;
+            }
+            return Ok(report);
+        }
+        let report = sync::pull(vfs, &self.staging, &mut self.manifest, &self.rules)?;
+        if let Some(watcher) = &mut self.watcher {
+            // The walk may have found directories made while nobody watched.
+            if sync::synced_dirs(&self.manifest).any(|dir| watcher.watch(dir).is_err()) {
+                self.watcher = None;
+            }
+        }
+        Ok(report)
+    }
+}
+
 fn report_conflicts(report: &sync::Report) {
     for (path, kept) in &report.conflicts {
         eprintln!("devshell: conflict: {path} changed in the workspace and in the backend; kept the workspace version, the backend's is in {kept}");
@@ -142,9 +172,28 @@ impl ToolBackend for Sessions {
         if let Err(e) = self.ensure_started(vfs) {
             return Err(self.fail(e));
         }
+        // Changes made in the staging dir between tool runs: kept for the pull, unlike the
+        // events of our own push, which are discarded. The watcher is armed from the second run
+        // on: a one-shot `devshell -c 'cargo …'` never pays for closing an inotify instance
+        // (the kernel can take ~15 ms for that).
+        let between_runs = match &mut self.watcher {
+            Some(watcher) => watcher.changed(),
+            None => {
+                if self.syncs() && self.tool_runs > 0 {
+                    self.watcher = Watcher::new(&self.staging, sync::synced_dirs(&self.manifest))
+                        .inspect_err(|e| tracing::debug!("not watching the staging dir ({e}); pulls will walk it"))
+                        .ok();
+                }
+                None
+            }
+        };
+        self.tool_runs += 1;
         if self.syncs() {
             let report = sync::push(vfs, &self.staging, &mut self.manifest).map_err(|e| anyhow!("sync to the backend failed: {e}"))?;
             report_conflicts(&report);
+            if let Some(watcher) = &mut self.watcher {
+                watcher.discard();
+            }
         }
         let request = ToolRequest {
             program: call.program,
@@ -159,12 +208,15 @@ impl ToolBackend for Sessions {
         let outcome = active.instance.run_tool(active.session, &request);
         // Pull even after a failed run: whatever the tool changed must not be lost.
         if self.syncs() {
-            match sync::pull(vfs, &self.staging, &mut self.manifest, &self.rules) {
+            match self.pull_after_tool(vfs, between_runs) {
                 Ok(report) => {
                     report_conflicts(&report);
                     self.needs_pull = false;
                 }
-                Err(e) => eprintln!("devshell: sync from the backend failed, the workspace is unchanged: {e}"),
+                Err(e) => {
+                    self.watcher = None;
+                    eprintln!("devshell: sync from the backend failed, the workspace is unchanged: {e}");
+                }
             }
         }
         match outcome {

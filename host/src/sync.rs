@@ -10,7 +10,7 @@
 //! before anything is applied, so a failure leaves the workspace as it was. Knows nothing of
 //! plugins: the session calls [`push`] and [`pull`] around each tool run.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -284,24 +284,95 @@ enum Action {
     Conflict { path: String, theirs: Vec<u8> },
 }
 
-/// Pull what changed in the staging dir since the last sync into the workspace. The whole pull
-/// is planned first (all reads done) and then applied, so an error leaves the VFS untouched.
+/// What a pull looked at: every staging path (a full walk), or only the paths a watcher saw
+/// change, with those found missing.
+enum Scan {
+    Full(Vec<Seen>),
+    Partial { seen: Vec<Seen>, gone: Vec<String> },
+}
+
+/// Pull everything that differs from the manifest, by walking the whole staging dir.
 pub fn pull(vfs: &mut Vfs, staging: &Path, manifest: &mut Manifest, rules: &Rules) -> Result<Report, SyncError> {
     let seen = match walk(staging) {
         Ok(seen) => seen,
         Err(_) if !staging.exists() && !manifest.entries.is_empty() => return Err(SyncError::RootVanished(staging.into())),
         Err(e) => return Err(e),
     };
-    if seen.is_empty() && manifest.entries.len() > 1 {
+    apply(vfs, staging, manifest, rules, Scan::Full(seen))
+}
+
+/// Pull only `changed` paths (relative, from a watcher). Returns the report and the directories
+/// that appeared, so the caller can watch them too.
+pub fn pull_changed(vfs: &mut Vfs, staging: &Path, manifest: &mut Manifest, rules: &Rules, changed: &BTreeSet<String>) -> Result<(Report, Vec<String>), SyncError> {
+    let mut seen = Vec::new();
+    let mut gone = Vec::new();
+    let mut new_dirs = Vec::new();
+    for relative in changed {
+        if relative.is_empty() {
+            if !staging.is_dir() {
+                return Err(SyncError::RootVanished(staging.into()));
+            }
+            continue;
+        }
+        let host = staging.join(relative);
+        match std::fs::symlink_metadata(&host) {
+            Ok(meta) => {
+                let entry = entry_of(&meta);
+                if entry.kind == Kind::Dir && !matches!(manifest.entries.get(relative), Some(e) if e.kind == Kind::Dir) {
+                    // A new directory: everything in it is new, and it needs watching.
+                    new_dirs.push(relative.clone());
+                    for inner in walk(&host)? {
+                        if inner.entry.kind == Kind::Dir {
+                            new_dirs.push(format!("{relative}/{}", inner.relative));
+                        }
+                        seen.push(Seen { relative: format!("{relative}/{}", inner.relative), entry: inner.entry });
+                    }
+                }
+                seen.push(Seen { relative: relative.clone(), entry });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => gone.push(relative.clone()),
+            Err(e) => return Err(io_error(&host, e)),
+        }
+    }
+    let report = apply(vfs, staging, manifest, rules, Scan::Partial { seen, gone })?;
+    Ok((report, new_dirs))
+}
+
+/// Directories recorded by the last sync (what a watcher must watch).
+pub fn synced_dirs(manifest: &Manifest) -> impl Iterator<Item = &str> {
+    manifest.entries.iter().filter(|(_, e)| e.kind == Kind::Dir).map(|(p, _)| p.as_str())
+}
+
+/// Plan the whole pull (all reads done), then apply it: an error before the apply leaves the
+/// workspace untouched.
+fn apply(vfs: &mut Vfs, staging: &Path, manifest: &mut Manifest, rules: &Rules, scan: Scan) -> Result<Report, SyncError> {
+    let (seen, gone, full) = match scan {
+        Scan::Full(seen) => {
+            let present: std::collections::HashSet<&str> = seen.iter().map(|s| s.relative.as_str()).collect();
+            let gone: Vec<String> = manifest.entries.keys().filter(|k| !present.contains(k.as_str())).cloned().collect();
+            (seen, gone, true)
+        }
+        Scan::Partial { seen, gone } => {
+            // A vanished directory takes everything the manifest had below it.
+            let mut all_gone = BTreeSet::new();
+            for dir in gone {
+                let prefix = format!("{dir}/");
+                all_gone.extend(manifest.entries.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)).map(|(k, _)| k.clone()));
+                all_gone.insert(dir);
+            }
+            let gone: Vec<String> = all_gone.into_iter().filter(|k| manifest.entries.contains_key(k)).collect();
+            (seen, gone, false)
+        }
+    };
+    let remaining = if full { seen.len() } else { manifest.entries.len().saturating_sub(gone.len()) + seen.len() };
+    if remaining == 0 && manifest.entries.len() > 1 {
         return Err(SyncError::RootVanished(staging.into()));
     }
+
     let mut actions = Vec::new();
-    let mut present = std::collections::HashSet::with_capacity(seen.len());
     for Seen { relative, entry } in &seen {
-        present.insert(relative.as_str());
         let host = staging.join(relative);
-        let old = manifest.entries.get(relative);
-        if !staging_changed(entry, old, manifest, vfs, relative, &host) {
+        if !staging_changed(entry, manifest.entries.get(relative), manifest, vfs, relative, &host) {
             continue;
         }
         let path = to_vfs(relative);
@@ -329,13 +400,11 @@ pub fn pull(vfs: &mut Vfs, staging: &Path, manifest: &mut Manifest, rules: &Rule
         }
         actions.push(Action::Put { path, kind, mtime_ns: entry.mtime_ns.max(0) as u64 });
     }
-    for relative in manifest.entries.keys() {
-        if !present.contains(relative.as_str()) {
-            let path = to_vfs(relative);
-            let workspace_changed = vfs.get(&path).is_some_and(|n| n.changed > manifest.vfs_generation);
-            if vfs.exists(&path) && !workspace_changed {
-                actions.push(Action::Delete(path));
-            }
+    for relative in &gone {
+        let path = to_vfs(relative);
+        let workspace_changed = vfs.get(&path).is_some_and(|n| n.changed > manifest.vfs_generation);
+        if vfs.exists(&path) && !workspace_changed {
+            actions.push(Action::Delete(path));
         }
     }
 
@@ -356,7 +425,14 @@ pub fn pull(vfs: &mut Vfs, staging: &Path, manifest: &mut Manifest, rules: &Rule
             Action::Conflict { path, theirs } => conflicts.push((path, theirs)),
         }
     }
-    manifest.entries = seen.into_iter().map(|s| (s.relative, s.entry)).collect();
+    if full {
+        manifest.entries = seen.into_iter().map(|s| (s.relative, s.entry)).collect();
+    } else {
+        for relative in gone {
+            manifest.entries.remove(&relative);
+        }
+        manifest.entries.extend(seen.into_iter().map(|s| (s.relative, s.entry)));
+    }
     for (path, theirs) in conflicts {
         let kept = keep_conflict(vfs, staging, manifest, &path, theirs)?;
         report.conflicts.push((path, kept));
