@@ -131,6 +131,7 @@ fn startup(binary: &Path) {
 fn project_with_big_target(dir: &Path, extra: usize) {
     run_quiet(Command::new("cargo").args(["new", "--vcs", "none", "-q", "bench-project"]).current_dir(dir));
     let project = dir.join("bench-project");
+    std::fs::write(project.join(".gitignore"), "/target\n").unwrap(); // as `cargo new` writes with git
     run_quiet(Command::new("cargo").args(["build", "-q"]).current_dir(&project));
     let junk = project.join("target/debug/bench-junk");
     for chunk in 0..(extra / 1000) {

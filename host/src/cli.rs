@@ -102,7 +102,6 @@ fn run_shell(cli: Cli) -> Result<i32> {
     let state_path = state::resolve_path(cli.state.clone());
     let saved = state::load(&state_path)?.unwrap_or_default();
     let loaded_generation = saved.vfs.generation();
-    let loaded_manifest = saved.sync.clone();
     let eager = settings.eager;
     let sessions = Sessions::new(settings, staging_dir_for(&state_path)?, saved.sync);
     let mut shell = Shell::new(saved.vfs, Box::new(sessions));
@@ -152,11 +151,14 @@ fn run_shell(cli: Cli) -> Result<i32> {
     if let Err(e) = &shutdown {
         eprintln!("devshell: {e:#}");
     }
-    let changed = shell.vfs.generation() != loaded_generation || !shell.backend.manifest().same_entries(&loaded_manifest);
+    let changed = shell.vfs.generation() != loaded_generation || shell.backend.manifest().is_dirty();
     if changed {
         state::save(&state_path, &state::StateRef { vfs: &shell.vfs, cwd: &shell.cwd, sync: shell.backend.manifest() })
             .with_context(|| format!("cannot save the workspace to {}", state_path.display()))?;
     }
+    // The process ends right after this: freeing tens of thousands of paths one by one would only
+    // delay the exit.
+    std::mem::forget(shell);
     Ok(status)
 }
 

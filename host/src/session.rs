@@ -39,13 +39,13 @@ pub struct Sessions {
     needs_pull: bool,
     /// Armed at the second tool run; from then on pulls look only at what it saw change.
     watcher: Option<Watcher>,
-    tool_runs: usize,
+    full_pulls: usize,
 }
 
 impl Sessions {
     pub fn new(settings: Settings, staging: PathBuf, manifest: Manifest) -> Sessions {
         let rules = Rules { lazy_names: settings.lazy_names.clone() };
-        Sessions { settings, staging, runtime: None, active: None, last_failure: None, manifest, rules, needs_pull: false, watcher: None, tool_runs: 0 }
+        Sessions { settings, staging, runtime: None, active: None, last_failure: None, manifest, rules, needs_pull: false, watcher: None, full_pulls: 0 }
     }
 
     pub fn staging_dir(&self) -> &PathBuf {
@@ -143,6 +143,7 @@ impl Sessions {
         let during_run = self.watcher.as_mut().and_then(Watcher::changed);
         if let (Some(mut changed), Some(during)) = (between_runs, during_run) {
             changed.extend(during);
+            tracing::debug!(paths = changed.len(), "pull: what the watcher saw");
             let (report, new_dirs) = sync::pull_changed(vfs, &self.staging, &mut self.manifest, &self.rules, &changed)?;
             let watcher = self.watcher.as_mut().expect("checked above");
             if new_dirs.iter().any(|dir| watcher.watch(dir).is_err()) {
@@ -150,7 +151,9 @@ impl Sessions {
             }
             return Ok(report);
         }
+        tracing::debug!("pull: walking the staging dir");
         let report = sync::pull(vfs, &self.staging, &mut self.manifest, &self.rules)?;
+        self.full_pulls += 1;
         if let Some(watcher) = &mut self.watcher {
             // The walk may have found directories made while nobody watched.
             if sync::synced_dirs(&self.manifest).any(|dir| watcher.watch(dir).is_err()) {
@@ -158,6 +161,19 @@ impl Sessions {
             }
         }
         Ok(report)
+    }
+
+    /// Start watching before the second tool run of this process: a one-shot
+    /// `devshell -c 'cargo …'` never pays for an inotify instance, whose release can stall the
+    /// process exit for a kernel grace period (5–15 ms measured). The run that arms it still
+    /// walks: what changed since the last walk is unknown until then.
+    fn arm_watcher(&mut self) {
+        if !self.syncs() || self.full_pulls == 0 {
+            return;
+        }
+        self.watcher = Watcher::new(&self.staging, sync::synced_dirs(&self.manifest))
+            .inspect_err(|e| tracing::debug!("not watching the staging dir ({e}); pulls will walk it"))
+            .ok();
     }
 }
 
@@ -173,21 +189,14 @@ impl ToolBackend for Sessions {
             return Err(self.fail(e));
         }
         // Changes made in the staging dir between tool runs: kept for the pull, unlike the
-        // events of our own push, which are discarded. The watcher is armed from the second run
-        // on: a one-shot `devshell -c 'cargo …'` never pays for closing an inotify instance
-        // (the kernel can take ~15 ms for that).
+        // events of our own push, which are discarded.
         let between_runs = match &mut self.watcher {
             Some(watcher) => watcher.changed(),
             None => {
-                if self.syncs() && self.tool_runs > 0 {
-                    self.watcher = Watcher::new(&self.staging, sync::synced_dirs(&self.manifest))
-                        .inspect_err(|e| tracing::debug!("not watching the staging dir ({e}); pulls will walk it"))
-                        .ok();
-                }
+                self.arm_watcher();
                 None
             }
         };
-        self.tool_runs += 1;
         if self.syncs() {
             let report = sync::push(vfs, &self.staging, &mut self.manifest).map_err(|e| anyhow!("sync to the backend failed: {e}"))?;
             report_conflicts(&report);

@@ -15,7 +15,7 @@ use crate::sync::Manifest;
 use crate::vfs::Vfs;
 
 const MAGIC: &[u8] = b"DEVSHELL-STATE\n";
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Default file name, in the directory devshell was started in.
 pub const DEFAULT_FILE: &str = ".devshell-state";
 

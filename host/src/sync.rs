@@ -40,6 +40,7 @@ struct Entry {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Manifest {
     /// Relative staging path (`/`-separated) → entry.
+    #[serde(with = "crate::vfs::sorted_map")]
     entries: BTreeMap<String, Entry>,
     /// VFS generation right after the last sync.
     vfs_generation: u64,
@@ -47,13 +48,15 @@ pub struct Manifest {
     synced_at_ns: i128,
     /// True once a full push has happened.
     initialized: bool,
+    /// Changed since it was loaded (so the workspace state needs saving).
+    #[serde(skip)]
+    dirty: bool,
 }
 
 impl Manifest {
-    /// True when both record the same paths and metadata (sync times aside): saving would
-    /// change nothing that matters.
-    pub fn same_entries(&self, other: &Manifest) -> bool {
-        self.initialized == other.initialized && self.vfs_generation == other.vfs_generation && self.entries == other.entries
+    /// True when a sync changed what is recorded since this manifest was loaded.
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
     }
 }
 
@@ -230,6 +233,7 @@ pub fn push(vfs: &mut Vfs, staging: &Path, manifest: &mut Manifest) -> Result<Re
         let kept = keep_conflict(vfs, staging, manifest, &path, theirs)?;
         report.conflicts.push((path, kept));
     }
+    manifest.dirty |= !manifest.initialized || report != Report::default();
     manifest.initialized = true;
     manifest.vfs_generation = vfs.generation();
     manifest.synced_at_ns = now_ns();
@@ -248,6 +252,7 @@ fn keep_conflict(vfs: &mut Vfs, staging: &Path, manifest: &mut Manifest, path: &
         let meta = std::fs::symlink_metadata(&host).map_err(|e| io_error(&host, e))?;
         manifest.entries.insert(to_relative(synced).to_string(), entry_of(&meta));
     }
+    manifest.dirty = true;
     Ok(kept)
 }
 
@@ -426,8 +431,11 @@ fn apply(vfs: &mut Vfs, staging: &Path, manifest: &mut Manifest, rules: &Rules, 
         }
     }
     if full {
-        manifest.entries = seen.into_iter().map(|s| (s.relative, s.entry)).collect();
+        let entries: BTreeMap<String, Entry> = seen.into_iter().map(|s| (s.relative, s.entry)).collect();
+        manifest.dirty |= entries != manifest.entries;
+        manifest.entries = entries;
     } else {
+        manifest.dirty |= !gone.is_empty() || seen.iter().any(|s| manifest.entries.get(&s.relative) != Some(&s.entry));
         for relative in gone {
             manifest.entries.remove(&relative);
         }
