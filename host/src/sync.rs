@@ -271,8 +271,9 @@ fn walk(staging: &Path) -> Result<Vec<Seen>, SyncError> {
             let item = item.map_err(|e| io_error(&dir, e))?;
             let name = item.file_name().to_string_lossy().into_owned();
             let relative = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
-            // symlink_metadata: a symlink is recorded as itself, never followed.
-            let meta = std::fs::symlink_metadata(item.path()).map_err(|e| io_error(&item.path(), e))?;
+            // Like lstat, relative to the open directory: a symlink is recorded as itself, never
+            // followed, and the full path is not resolved again for every entry.
+            let meta = item.metadata().map_err(|e| io_error(&item.path(), e))?;
             let entry = entry_of(&meta);
             if entry.kind == Kind::Dir {
                 stack.push((item.path(), relative.clone()));
