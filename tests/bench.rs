@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 use devshell::plugin::cache::CompileCache;
 use devshell::plugin::grants::Grant;
 use devshell::plugin::{builtin, Limits, Runtime, SessionConfig, WorkspaceMode};
-use devshell::config::Settings;
 use devshell::session::Sessions;
 use devshell::shell::{ToolBackend, ToolCall};
 use devshell::vfs::Vfs;
@@ -172,24 +171,29 @@ fn cargo_through_devshell(binary: &Path) {
 
     // (d) devshell's own peak RSS with this workspace loaded, synced and saved: the mock backend
     // runs the tool, so no cargo process is mixed into the figure.
-    let mut child = isolated(binary, home.path())
-        .env("DEVSHELL_VM_BACKEND", "mock")
-        .args(["-c", "cd /bench-project; cargo print:synced"])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut status = 0;
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    let _ = child.try_wait();
-    let mut true_usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let baseline = Command::new("cargo").args(["build", "-q"]).current_dir(&project).spawn().unwrap();
-    unsafe { libc::wait4(baseline.id() as i32, &mut status, 0, &mut true_usage) };
+    let mut mock_run = isolated(binary, home.path());
+    mock_run.env("DEVSHELL_VM_BACKEND", "mock").args(["-c", "cd /bench-project; cargo print:synced"]);
+    let rss_ours = peak_rss_kib(mock_run);
+    let mut direct_build = Command::new("cargo");
+    direct_build.args(["build", "-q"]).current_dir(&project);
+    let rss_direct = peak_rss_kib(direct_build);
     println!(
         "  (d) peak RSS, devshell run with that workspace   {:>8.1} MiB   vs direct no-op cargo build {:>8.1} MiB",
-        usage.ru_maxrss as f64 / 1024.0,
-        true_usage.ru_maxrss as f64 / 1024.0
+        rss_ours as f64 / 1024.0,
+        rss_direct as f64 / 1024.0
     );
+}
+
+/// Run `command` to completion and return its peak resident set size in KiB (from `wait4`, which
+/// reports this child alone when it has no children of its own).
+#[allow(clippy::zombie_processes)] // reaped by wait4, which std's Child does not know about
+fn peak_rss_kib(mut command: Command) -> i64 {
+    let child = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let reaped = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(reaped, child.id() as i32, "wait4 failed");
+    usage.ru_maxrss
 }
 
 fn walk_count(dir: &Path) -> usize {
@@ -200,20 +204,7 @@ fn walk_count(dir: &Path) -> usize {
 }
 
 fn mock_sessions(dir: &Path, manifest: devshell::sync::Manifest) -> Sessions {
-    let settings = Settings {
-        backend: "mock".into(),
-        mode: WorkspaceMode::Sync,
-        guest_mount: "/workspace".into(),
-        eager: false,
-        exec_timeout: None,
-        routed: vec!["cargo".into()],
-        lazy_names: vec!["target".into()],
-        call_timeout: Duration::from_secs(30),
-        memory_bytes: 256 << 20,
-        plugins: Default::default(),
-        cache_dir: Some(dir.join("cache")),
-    };
-    Sessions::new(settings, dir.join("staging"), manifest)
+    Sessions::new(devshell_tests::mock_settings(&dir.join("cache")), dir.join("staging"), manifest)
 }
 
 fn sync_overhead() {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use devshell::plugin::cache::LoadPath;
 use devshell::plugin::grants::Grant;
 use devshell::plugin::{
-    EntryKind, Limits, PluginError, PluginSource, SessionConfig, ToolRequest, WorkspaceMode, CONTRACT_VERSION,
+    EntryKind, Limits, PluginError, PluginSource, ToolRequest, WorkspaceMode, CONTRACT_VERSION,
 };
 use devshell_tests::*;
 
@@ -63,7 +63,7 @@ fn mock_guest_fs_round_trip_and_confinement() {
     let cache = tempfile::tempdir().unwrap();
     let rt = runtime(cache.path());
     let mut plugin = instantiate(&rt, &mock_source(), Grant::default(), Limits::default());
-    let config = SessionConfig { mode: WorkspaceMode::Guest, guest_mount: "/workspace".into(), staging_dir: String::new(), options: vec![] };
+    let config = guest_config();
     let session = plugin.new_session(&config).unwrap();
     plugin.ensure_ready(session).unwrap();
     assert!(!plugin.info(session).unwrap().syncs);
@@ -151,7 +151,7 @@ fn trap_is_reported_and_poisons_only_that_instance() {
     let cache = tempfile::tempdir().unwrap();
     let rt = runtime(cache.path());
     let mut plugin = instantiate(&rt, &faulty_source(), Grant::default(), Limits::default());
-    let config = SessionConfig { mode: WorkspaceMode::Guest, guest_mount: "/workspace".into(), staging_dir: String::new(), options: vec![] };
+    let config = guest_config();
     let session = plugin.new_session(&config).unwrap();
     match plugin.run_tool(session, &request("trap", &[])) {
         Err(PluginError::Fault { plugin, reason }) => {
@@ -173,7 +173,7 @@ fn endless_loop_is_stopped_by_the_deadline() {
     let rt = runtime(cache.path());
     let limits = Limits { call_timeout: Duration::from_millis(300), ..Limits::default() };
     let mut plugin = instantiate(&rt, &faulty_source(), Grant::default(), limits);
-    let config = SessionConfig { mode: WorkspaceMode::Guest, guest_mount: "/workspace".into(), staging_dir: String::new(), options: vec![] };
+    let config = guest_config();
     let session = plugin.new_session(&config).unwrap();
     match plugin.run_tool(session, &request("spin", &[])) {
         Err(PluginError::Fault { reason, .. }) => assert!(reason.contains("time limit"), "{reason}"),
@@ -190,7 +190,7 @@ fn unbounded_allocation_hits_the_memory_cap() {
     let rt = runtime(cache.path());
     let limits = Limits { memory_bytes: 64 << 20, ..Limits::default() };
     let mut plugin = instantiate(&rt, &faulty_source(), Grant::default(), limits);
-    let config = SessionConfig { mode: WorkspaceMode::Guest, guest_mount: "/workspace".into(), staging_dir: String::new(), options: vec![] };
+    let config = guest_config();
     let session = plugin.new_session(&config).unwrap();
     match plugin.run_tool(session, &request("hog", &[])) {
         Err(PluginError::Fault { reason, .. }) => assert!(reason.contains("memory"), "{reason}"),

@@ -40,3 +40,24 @@ pub fn instantiate(runtime: &Runtime, source: &PluginSource, grant: Grant, limit
     let loaded = runtime.load(source).expect("load");
     runtime.instantiate(&loaded, grant, limits).expect("instantiate")
 }
+
+pub fn guest_config() -> SessionConfig {
+    SessionConfig { mode: WorkspaceMode::Guest, guest_mount: "/workspace".into(), staging_dir: String::new(), options: vec![] }
+}
+
+/// Session settings for the mock backend in Mode S, caching compiled components in `cache`.
+pub fn mock_settings(cache: &Path) -> devshell::config::Settings {
+    devshell::config::Settings {
+        backend: "mock".into(),
+        mode: WorkspaceMode::Sync,
+        guest_mount: "/workspace".into(),
+        eager: false,
+        exec_timeout: None,
+        routed: vec!["cargo".into()],
+        lazy_names: vec!["target".into()],
+        call_timeout: std::time::Duration::from_secs(30),
+        memory_bytes: 256 << 20,
+        plugins: Default::default(),
+        cache_dir: Some(cache.to_path_buf()),
+    }
+}

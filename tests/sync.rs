@@ -5,8 +5,6 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use devshell::config::Settings;
-use devshell::plugin::WorkspaceMode;
 use devshell::session::Sessions;
 use devshell::shell::{ToolBackend, ToolCall};
 use devshell::vfs::{Content, NodeKind, Vfs};
@@ -20,19 +18,7 @@ struct Fixture {
 impl Fixture {
     fn new() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
-        let settings = Settings {
-            backend: "mock".into(),
-            mode: WorkspaceMode::Sync,
-            guest_mount: "/workspace".into(),
-            eager: false,
-            exec_timeout: None,
-            routed: vec!["cargo".into()],
-            lazy_names: vec!["target".into()],
-            call_timeout: std::time::Duration::from_secs(10),
-            memory_bytes: 256 << 20,
-            plugins: Default::default(),
-            cache_dir: Some(dir.path().join("cache")),
-        };
+        let settings = devshell_tests::mock_settings(&dir.path().join("cache"));
         let sessions = Sessions::new(settings, dir.path().join("staging"), Default::default());
         let mut vfs = Vfs::default();
         vfs.mkdir_p("/p/src").unwrap();

@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
+use crate::plugin::manifest::Capabilities;
 use crate::plugin::WorkspaceMode;
 
 pub const ENV_VM: &str = "DEVSHELL_VM";
@@ -42,21 +43,10 @@ pub struct FileConfig {
 #[serde(deny_unknown_fields)]
 pub struct PluginConfig {
     pub path: PathBuf,
+    /// What the user grants it, in the manifest's terms (`dirs`: `staging` or absolute host
+    /// paths). Absent means nothing.
     #[serde(default)]
-    pub grant: Option<GrantConfig>,
-}
-
-/// What the user granted a third-party plugin. Absent means nothing.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GrantConfig {
-    #[serde(default)]
-    pub programs: Vec<String>,
-    /// `staging` or absolute host paths.
-    #[serde(default)]
-    pub dirs: Vec<String>,
-    #[serde(default)]
-    pub network: bool,
+    pub grant: Option<Capabilities>,
 }
 
 /// Everything the session layer needs, resolved.

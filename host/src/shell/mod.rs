@@ -64,6 +64,28 @@ pub enum Flow {
 
 pub type Status = Result<i32, Flow>;
 
+/// Writes the workspace to its state file (`save`); returns what to tell the user.
+pub type Saver = Box<dyn FnMut(&Shell) -> anyhow::Result<String>>;
+
+/// What a loop does after one pass of its body.
+enum Step {
+    Next(i32),
+    Break,
+}
+
+/// Interpret a loop body's outcome: `break`/`continue` for this loop end here, deeper counts
+/// (`break 2`) travel outwards one level less.
+fn loop_step(outcome: Status) -> Result<Step, Flow> {
+    match outcome {
+        Ok(status) => Ok(Step::Next(status)),
+        Err(Flow::Break(n)) if n > 1 => Err(Flow::Break(n - 1)),
+        Err(Flow::Break(_)) => Ok(Step::Break),
+        Err(Flow::Continue(n)) if n > 1 => Err(Flow::Continue(n - 1)),
+        Err(Flow::Continue(_)) => Ok(Step::Next(0)),
+        Err(flow) => Err(flow),
+    }
+}
+
 enum TargetKind {
     /// `/dev/null`: discarded.
     Null,
@@ -145,7 +167,7 @@ pub struct Shell {
     pub history: Vec<String>,
     pub backend: Box<dyn ToolBackend>,
     /// Called by `save`; set by the entry point that owns the state file.
-    pub saver: Option<Box<dyn FnMut(&Shell) -> anyhow::Result<String>>>,
+    pub saver: Option<Saver>,
 }
 
 impl Shell {
@@ -323,13 +345,9 @@ impl Shell {
                 let mut status = 0;
                 for value in values {
                     self.set_var(var, value);
-                    match self.run_script(body) {
-                        Ok(s) => status = s,
-                        Err(Flow::Break(n)) if n > 1 => return Err(Flow::Break(n - 1)),
-                        Err(Flow::Break(_)) => break,
-                        Err(Flow::Continue(n)) if n > 1 => return Err(Flow::Continue(n - 1)),
-                        Err(Flow::Continue(_)) => continue,
-                        Err(flow) => return Err(flow),
+                    match loop_step(self.run_script(body))? {
+                        Step::Next(s) => status = s,
+                        Step::Break => break,
                     }
                 }
                 Ok(status)
@@ -343,13 +361,9 @@ impl Shell {
                     if (cond_status? == 0) == *until {
                         break;
                     }
-                    match self.run_script(body) {
-                        Ok(s) => status = s,
-                        Err(Flow::Break(n)) if n > 1 => return Err(Flow::Break(n - 1)),
-                        Err(Flow::Break(_)) => break,
-                        Err(Flow::Continue(n)) if n > 1 => return Err(Flow::Continue(n - 1)),
-                        Err(Flow::Continue(_)) => continue,
-                        Err(flow) => return Err(flow),
+                    match loop_step(self.run_script(body))? {
+                        Step::Next(s) => status = s,
+                        Step::Break => break,
                     }
                 }
                 Ok(status)
