@@ -280,3 +280,32 @@ fn spawned_tool_past_its_timeout_is_killed_with_its_group() {
     let quick = plugin.run_tool(session, &request("cargo", &["spawn:sh -c true"])).unwrap();
     assert_eq!(quick.status.code, Some(0), "{}", stderr_of(&quick));
 }
+
+/// A spawned tool sees the host's allowlisted environment (PATH, HOME, …) plus what the plugin
+/// passes, and nothing else; loader variables are refused outright.
+#[test]
+fn children_get_only_the_allowlisted_environment() {
+    let cache = tempfile::tempdir().unwrap();
+    let staging = tempfile::tempdir().unwrap();
+    let rt = runtime(cache.path());
+    let mut grant = staging_grant(staging.path());
+    grant.allow_program("env", None).unwrap();
+    let mut plugin = instantiate(&rt, &mock_source(), grant, Limits::default());
+    let session = plugin.new_session(&sync_config(staging.path())).unwrap();
+    // Only this test reads this variable, so setting it cannot disturb the others.
+    std::env::set_var("DEVSHELL_TEST_HOST_SECRET", "must-not-leak");
+    let mut run = request("cargo", &["spawn:env"]);
+    run.env = vec![("FROM_PLUGIN".into(), "passed".into())];
+    let out = plugin.run_tool(session, &run).unwrap();
+    let env = stdout_of(&out);
+    assert!(env.lines().any(|l| l.starts_with("PATH=")), "{env}");
+    assert!(env.contains("FROM_PLUGIN=passed"), "{env}");
+    assert!(!env.contains("must-not-leak"), "host environment leaked: {env}");
+
+    let mut preload = request("cargo", &["spawn:env"]);
+    preload.env = vec![("LD_PRELOAD".into(), "/tmp/evil.so".into())];
+    let out = plugin.run_tool(session, &preload).unwrap();
+    assert_ne!(out.status.code, Some(0));
+    assert!(stderr_of(&out).contains("`LD_PRELOAD` may not be set"), "{}", stderr_of(&out));
+    assert!(stdout_of(&out).is_empty(), "nothing ran");
+}
