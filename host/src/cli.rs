@@ -100,7 +100,9 @@ fn staging_dir_for(state_path: &Path) -> Result<PathBuf> {
 fn run_shell(cli: Cli) -> Result<i32> {
     let settings = config::resolve(config::load_file()?, cli.backend.clone())?;
     let state_path = state::resolve_path(cli.state.clone());
+    let loading = std::time::Instant::now();
     let saved = state::load(&state_path)?.unwrap_or_default();
+    tracing::debug!(elapsed = ?loading.elapsed(), "state loaded");
     let loaded_generation = saved.vfs.generation();
     let eager = settings.eager;
     let sessions = Sessions::new(settings, staging_dir_for(&state_path)?, saved.sync);
@@ -153,8 +155,10 @@ fn run_shell(cli: Cli) -> Result<i32> {
     }
     let changed = shell.vfs.generation() != loaded_generation || shell.backend.manifest().is_dirty();
     if changed {
+        let saving = std::time::Instant::now();
         state::save(&state_path, &state::StateRef { vfs: &shell.vfs, cwd: &shell.cwd, sync: shell.backend.manifest() })
             .with_context(|| format!("cannot save the workspace to {}", state_path.display()))?;
+        tracing::debug!(elapsed = ?saving.elapsed(), "state saved");
     }
     // The process ends right after this: freeing tens of thousands of paths one by one would only
     // delay the exit.

@@ -37,15 +37,14 @@ pub struct Sessions {
     rules: Rules,
     /// A tool ran (or a pull failed) since the last successful pull: shutdown must reconcile.
     needs_pull: bool,
-    /// Armed at the second tool run; from then on pulls look only at what it saw change.
+    /// Armed by the first full pull; from then on pulls look only at what it saw change.
     watcher: Option<Watcher>,
-    full_pulls: usize,
 }
 
 impl Sessions {
     pub fn new(settings: Settings, staging: PathBuf, manifest: Manifest) -> Sessions {
         let rules = Rules { lazy_names: settings.lazy_names.clone() };
-        Sessions { settings, staging, runtime: None, active: None, last_failure: None, manifest, rules, needs_pull: false, watcher: None, full_pulls: 0 }
+        Sessions { settings, staging, runtime: None, active: None, last_failure: None, manifest, rules, needs_pull: false, watcher: None }
     }
 
     pub fn staging_dir(&self) -> &PathBuf {
@@ -138,7 +137,7 @@ impl Sessions {
 
 impl Sessions {
     /// Pull what the watcher saw change (between runs and during this one); without a usable
-    /// watcher (or on its first run), walk everything.
+    /// watcher, walk everything and arm one.
     fn pull_after_tool(&mut self, vfs: &mut Vfs, between_runs: Option<BTreeSet<String>>) -> Result<sync::Report, sync::SyncError> {
         let during_run = self.watcher.as_mut().and_then(Watcher::changed);
         if let (Some(mut changed), Some(during)) = (between_runs, during_run) {
@@ -151,30 +150,18 @@ impl Sessions {
             }
             return Ok(report);
         }
-        tracing::debug!("pull: walking the staging dir");
+        let walking = std::time::Instant::now();
         let report = sync::pull(vfs, &self.staging, &mut self.manifest, &self.rules)?;
-        self.full_pulls += 1;
-        if let Some(watcher) = &mut self.watcher {
-            // The walk may have found directories made while nobody watched.
-            if sync::synced_dirs(&self.manifest).any(|dir| watcher.watch(dir).is_err()) {
-                self.watcher = None;
-            }
-        }
+        tracing::debug!(elapsed = ?walking.elapsed(), "pull: walked the staging dir");
+        // Watch every directory the walk found, for the next runs.
+        let watcher = match self.watcher.take() {
+            Some(mut watcher) => sync::synced_dirs(&self.manifest).try_for_each(|dir| watcher.watch(dir)).map(|_| watcher),
+            None => Watcher::new(&self.staging, sync::synced_dirs(&self.manifest)),
+        };
+        self.watcher = watcher.inspect_err(|e| tracing::debug!("not watching the staging dir ({e}); pulls will walk it")).ok();
         Ok(report)
     }
 
-    /// Start watching before the second tool run of this process: a one-shot
-    /// `devshell -c 'cargo …'` never pays for an inotify instance, whose release can stall the
-    /// process exit for a kernel grace period (5–15 ms measured). The run that arms it still
-    /// walks: what changed since the last walk is unknown until then.
-    fn arm_watcher(&mut self) {
-        if !self.syncs() || self.full_pulls == 0 {
-            return;
-        }
-        self.watcher = Watcher::new(&self.staging, sync::synced_dirs(&self.manifest))
-            .inspect_err(|e| tracing::debug!("not watching the staging dir ({e}); pulls will walk it"))
-            .ok();
-    }
 }
 
 fn report_conflicts(report: &sync::Report) {
@@ -192,10 +179,7 @@ impl ToolBackend for Sessions {
         // events of our own push, which are discarded.
         let between_runs = match &mut self.watcher {
             Some(watcher) => watcher.changed(),
-            None => {
-                self.arm_watcher();
-                None
-            }
+            None => None,
         };
         if self.syncs() {
             let report = sync::push(vfs, &self.staging, &mut self.manifest).map_err(|e| anyhow!("sync to the backend failed: {e}"))?;
@@ -274,6 +258,8 @@ impl ToolBackend for Sessions {
 
     fn shutdown(&mut self, vfs: &mut Vfs) -> Result<()> {
         let Some(mut active) = self.active.take() else { return Ok(()) };
+        // Released now, not at exit: its `Drop` keeps the release off the exit path.
+        let watcher = self.watcher.take();
         // Each tool run ends with a full pull; reconcile again only if one failed or was skipped.
         let pulled = if self.syncs() && self.needs_pull {
             sync::pull(vfs, &self.staging, &mut self.manifest, &self.rules).map(|r| report_conflicts(&r)).map_err(|e| anyhow!("final sync failed: {e}"))
@@ -281,6 +267,7 @@ impl ToolBackend for Sessions {
             Ok(())
         };
         let stopped = active.instance.shutdown(active.session).map_err(anyhow::Error::from);
+        drop(watcher);
         pulled.and(stopped)
     }
 

@@ -354,8 +354,14 @@ pub fn synced_dirs(manifest: &Manifest) -> impl Iterator<Item = &str> {
 fn apply(vfs: &mut Vfs, staging: &Path, manifest: &mut Manifest, rules: &Rules, scan: Scan) -> Result<Report, SyncError> {
     let (seen, gone, full) = match scan {
         Scan::Full(seen) => {
-            let present: std::collections::HashSet<&str> = seen.iter().map(|s| s.relative.as_str()).collect();
-            let gone: Vec<String> = manifest.entries.keys().filter(|k| !present.contains(k.as_str())).cloned().collect();
+            // Every path seen is distinct, so if each is known and the counts match, nothing is gone.
+            let known = seen.iter().filter(|s| manifest.entries.contains_key(&s.relative)).count();
+            let gone: Vec<String> = if known == manifest.entries.len() {
+                Vec::new()
+            } else {
+                let present: std::collections::HashSet<&str> = seen.iter().map(|s| s.relative.as_str()).collect();
+                manifest.entries.keys().filter(|k| !present.contains(k.as_str())).cloned().collect()
+            };
             (seen, gone, true)
         }
         Scan::Partial { seen, gone } => {
@@ -431,12 +437,14 @@ fn apply(vfs: &mut Vfs, staging: &Path, manifest: &mut Manifest, rules: &Rules, 
             Action::Conflict { path, theirs } => conflicts.push((path, theirs)),
         }
     }
-    if full {
-        let entries: BTreeMap<String, Entry> = seen.into_iter().map(|s| (s.relative, s.entry)).collect();
-        manifest.dirty |= entries != manifest.entries;
-        manifest.entries = entries;
+    let unchanged = gone.is_empty() && seen.iter().all(|s| manifest.entries.get(&s.relative) == Some(&s.entry));
+    if unchanged {
+        // The common case after a no-op tool: keep the manifest as it is.
+    } else if full {
+        manifest.dirty = true;
+        manifest.entries = seen.into_iter().map(|s| (s.relative, s.entry)).collect();
     } else {
-        manifest.dirty |= !gone.is_empty() || seen.iter().any(|s| manifest.entries.get(&s.relative) != Some(&s.entry));
+        manifest.dirty = true;
         for relative in gone {
             manifest.entries.remove(&relative);
         }

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::ErrorKind;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use inotify::{EventMask, Inotify, WatchDescriptor, WatchMask};
@@ -115,4 +116,27 @@ impl Watcher {
         }
         Some(changed)
     }
+}
+
+impl Drop for Watcher {
+    /// Releasing an inotify instance waits for a kernel grace period (5–15 ms measured), which
+    /// would stall devshell's exit after every tool run. A short-lived helper process inherits
+    /// one reference: our close is then not the last one and returns at once, and the helper
+    /// pays the wait after devshell is gone. Without the helper we simply pay it.
+    fn drop(&mut self) {
+        hand_off(self.inotify.as_raw_fd());
+    }
+}
+
+#[allow(clippy::zombie_processes)] // not waited for: reaped by init once devshell exits
+fn hand_off(fd: i32) {
+    use std::process::{Command, Stdio};
+    // Let the descriptor survive exec. Done in the parent, not in a pre_exec hook, so std can
+    // use posix_spawn instead of a fork of this large process; devshell starts processes from
+    // one thread only, and the descriptor is closed right after.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFD);
+        libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
+    }
+    let _ = Command::new("/bin/sleep").arg("1").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn();
 }
