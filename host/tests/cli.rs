@@ -83,3 +83,14 @@ fn backend_choice_and_session_state() {
     let auto = sandbox.command(sandbox.path()).env("DEVSHELL_VM_BACKEND", "auto").args(["-c", "backend"]).output().unwrap();
     assert!(text(&auto.stderr).contains("auto: using host-sandbox"), "auto says which it picked");
 }
+
+#[test]
+fn no_tool_no_runtime_unless_eager() {
+    let sandbox = Sandbox::new();
+    let run = sandbox.run(&["-c", "echo hi; mkdir /x; backend"]);
+    assert!(text(&run.stdout).contains("state:    not started"));
+    assert!(!sandbox.path().join("cache").exists(), "no engine, no compile cache, no staging dir without a tool");
+    let eager = sandbox.command(sandbox.path()).env("DEVSHELL_VM_EAGER", "1").args(["-c", "backend"]).output().unwrap();
+    assert!(text(&eager.stdout).contains("state:    ready"), "{}", text(&eager.stdout));
+    assert!(sandbox.path().join("cache/components").is_dir());
+}

@@ -65,3 +65,22 @@ fn completion_ctrl_c_history_and_ctrl_d() {
     repl.send_line("exit 5").unwrap();
     repl.exp_eof().unwrap();
 }
+
+/// Ctrl-C while a routed tool runs stops the tool (it owns the terminal), not devshell.
+#[test]
+fn ctrl_c_stops_the_running_tool_not_the_shell() {
+    let sandbox = common::Sandbox::new();
+    std::fs::write(sandbox.path().join("config.toml"), "routed_tools = [\"sleep\"]\n").unwrap();
+    let mut repl = start(&sandbox, "/");
+    let started = std::time::Instant::now();
+    repl.send_line("sleep 30; echo status=$?").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    repl.send_control('c').unwrap();
+    repl.exp_string("status=130").unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "the tool was not stopped");
+    repl.exp_string("devshell[host-sandbox]:/$ ").unwrap();
+    repl.send_line("echo still-here").unwrap();
+    repl.exp_string("still-here\r\n").unwrap();
+    repl.send_control('d').unwrap();
+    repl.exp_eof().unwrap();
+}
