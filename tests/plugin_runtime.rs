@@ -254,16 +254,30 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
+/// A mock session in Mode S whose grant adds `programs` to its staging dir.
+struct MockSession {
+    _cache: tempfile::TempDir,
+    staging: tempfile::TempDir,
+    plugin: devshell::plugin::PluginInstance,
+    session: devshell::plugin::SessionHandle,
+}
+
+fn mock_session_granting(programs: &[&str]) -> MockSession {
+    let cache = tempfile::tempdir().unwrap();
+    let staging = tempfile::tempdir().unwrap();
+    let mut grant = staging_grant(staging.path());
+    for program in programs {
+        grant.allow_program(program, None).unwrap();
+    }
+    let mut plugin = instantiate(&runtime(cache.path()), &mock_source(), grant, Limits::default());
+    let session = plugin.new_session(&sync_config(staging.path())).unwrap();
+    MockSession { _cache: cache, staging, plugin, session }
+}
+
 /// A tool that outlives its timeout is killed with its whole process group, on the host side.
 #[test]
 fn spawned_tool_past_its_timeout_is_killed_with_its_group() {
-    let cache = tempfile::tempdir().unwrap();
-    let staging = tempfile::tempdir().unwrap();
-    let rt = runtime(cache.path());
-    let mut grant = staging_grant(staging.path());
-    grant.allow_program("sh", None).unwrap();
-    let mut plugin = instantiate(&rt, &mock_source(), grant, Limits::default());
-    let session = plugin.new_session(&sync_config(staging.path())).unwrap();
+    let MockSession { staging, mut plugin, session, .. } = mock_session_granting(&["sh"]);
     // The grandchild (sleep) must die too, or it would create the marker later.
     std::fs::write(staging.path().join("slow.sh"), "sleep 2\ntouch marker\n").unwrap();
     let mut slow = request("cargo", &["spawn:sh slow.sh"]);
@@ -285,13 +299,7 @@ fn spawned_tool_past_its_timeout_is_killed_with_its_group() {
 /// passes, and nothing else; loader variables are refused outright.
 #[test]
 fn children_get_only_the_allowlisted_environment() {
-    let cache = tempfile::tempdir().unwrap();
-    let staging = tempfile::tempdir().unwrap();
-    let rt = runtime(cache.path());
-    let mut grant = staging_grant(staging.path());
-    grant.allow_program("env", None).unwrap();
-    let mut plugin = instantiate(&rt, &mock_source(), grant, Limits::default());
-    let session = plugin.new_session(&sync_config(staging.path())).unwrap();
+    let MockSession { staging: _staging, mut plugin, session, .. } = mock_session_granting(&["env"]);
     // Only this test reads this variable, so setting it cannot disturb the others.
     std::env::set_var("DEVSHELL_TEST_HOST_SECRET", "must-not-leak");
     let mut run = request("cargo", &["spawn:env"]);

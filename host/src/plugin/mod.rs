@@ -41,6 +41,9 @@ pub use bindings::devshell::backend::types::{
 use bindings::devshell::backend::{host_log, host_process, types};
 use bindings::{Backend, BackendPre};
 
+/// A plugin's `session` resource, as the host holds it.
+pub type SessionHandle = ResourceAny;
+
 /// The contract version this host implements (the `package` line of `wit/backend.wit`).
 pub const CONTRACT_VERSION: &str = "0.1.0";
 /// How often the epoch ticks; time limits are checked at this granularity.
