@@ -203,7 +203,7 @@ fn walk_count(dir: &Path) -> usize {
     }).sum()).unwrap_or(0)
 }
 
-fn mock_sessions(dir: &Path, manifest: devshell::sync::Manifest) -> Sessions {
+fn mock_sessions(dir: &Path, manifest: devshell::sync::SyncManifest) -> Sessions {
     Sessions::new(devshell_tests::mock_settings(&dir.join("cache")), dir.join("staging"), manifest)
 }
 

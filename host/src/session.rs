@@ -14,9 +14,10 @@ use wasmtime::component::ResourceAny;
 use crate::config::Settings;
 use crate::plugin::cache::CompileCache;
 use crate::plugin::grants::Grant;
+use crate::plugin::manifest::Manifest;
 use crate::plugin::{builtin, BackendInfo, Limits, PluginInstance, PluginSource, Runtime, SessionConfig, ToolRequest, WorkspaceMode};
 use crate::shell::{ToolBackend, ToolCall, ToolResult};
-use crate::sync::{self, Manifest, Rules};
+use crate::sync::{self, Rules, SyncManifest};
 use crate::vfs::Vfs;
 use crate::watch::Watcher;
 
@@ -33,7 +34,7 @@ pub struct Sessions {
     active: Option<Active>,
     last_failure: Option<String>,
     /// The sync manifest; persisted with the workspace by the caller.
-    pub manifest: Manifest,
+    pub manifest: SyncManifest,
     rules: Rules,
     /// A tool ran (or a pull failed) since the last successful pull: shutdown must reconcile.
     needs_pull: bool,
@@ -42,7 +43,7 @@ pub struct Sessions {
 }
 
 impl Sessions {
-    pub fn new(settings: Settings, staging: PathBuf, manifest: Manifest) -> Sessions {
+    pub fn new(settings: Settings, staging: PathBuf, manifest: SyncManifest) -> Sessions {
         let rules = Rules { lazy_names: settings.lazy_names.clone() };
         Sessions { settings, staging, runtime: None, active: None, last_failure: None, manifest, rules, needs_pull: false, watcher: None }
     }
@@ -69,7 +70,8 @@ impl Sessions {
 
     /// The grant for the chosen backend: built-ins come with theirs; third-party plugins get
     /// exactly what the config file grants (nothing when it grants nothing).
-    fn grant(&self) -> Result<Grant> {
+    fn grant(&self, manifest: &Manifest) -> Result<Grant> {
+        let asked = &manifest.capabilities;
         let mut grant = Grant::default();
         let staging = self.staging.canonicalize().with_context(|| format!("staging dir {}", self.staging.display()))?;
         let (programs, dirs, network): (Vec<String>, Vec<String>, bool) = match self.settings.backend.as_str() {
@@ -77,12 +79,28 @@ impl Sessions {
             "mock" => (vec![], vec!["staging".into()], false),
             name => {
                 let granted = self.settings.plugins.get(name).and_then(|p| p.grant.clone()).unwrap_or_default();
+                eprintln!(
+                    "devshell: plugin `{name}` ({} {}) asks for programs [{}], dirs [{}], network {}; granted programs [{}], dirs [{}], network {}",
+                    manifest.name,
+                    manifest.version,
+                    asked.programs.join(", "),
+                    asked.dirs.join(", "),
+                    asked.network,
+                    granted.programs.join(", "),
+                    granted.dirs.join(", "),
+                    granted.network
+                );
                 (granted.programs, granted.dirs, granted.network)
             }
         };
-        for program in programs {
+        for entry in programs {
+            // `"podman"` grants any arguments; `"podman run **"` only those matching the patterns.
+            let mut words = entry.split_whitespace();
+            let program = words.next().unwrap_or_default();
+            let patterns: Vec<String> = words.map(String::from).collect();
+            let args = (!patterns.is_empty()).then_some(patterns);
             // A toolchain program that is not installed is simply not granted.
-            if let Err(e) = grant.allow_program(&program, None) {
+            if let Err(e) = grant.allow_program(program, args) {
                 tracing::debug!("not granting {program}: {e}");
             }
         }
@@ -105,7 +123,8 @@ impl Sessions {
         let runtime = self.runtime.as_ref().expect("just created");
         let loaded = runtime.load(&self.source()?)?;
         let limits = Limits { call_timeout: self.settings.call_timeout, memory_bytes: self.settings.memory_bytes };
-        let mut instance = runtime.instantiate(&loaded, self.grant()?, limits)?;
+        let grant = self.grant(&loaded.description.manifest)?;
+        let mut instance = runtime.instantiate(&loaded, grant, limits)?;
         let config = SessionConfig {
             mode: self.settings.mode,
             guest_mount: self.settings.guest_mount.clone(),
@@ -283,7 +302,7 @@ impl ToolBackend for Sessions {
         self.settings.routed.clone()
     }
 
-    fn manifest(&self) -> &Manifest {
+    fn manifest(&self) -> &SyncManifest {
         &self.manifest
     }
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::sync::Manifest;
+use crate::sync::SyncManifest;
 use crate::vfs::Vfs;
 
 const MAGIC: &[u8] = b"DEVSHELL-STATE\n";
@@ -24,7 +24,7 @@ pub struct SavedState {
     pub vfs: Vfs,
     pub cwd: String,
     /// The Mode S sync manifest of the host-sandbox staging dir, so a restart syncs incrementally.
-    pub sync: Manifest,
+    pub sync: SyncManifest,
 }
 
 /// Load the state file; `Ok(None)` when it does not exist yet.
@@ -62,7 +62,7 @@ pub fn load(path: &Path) -> Result<Option<SavedState>> {
 pub struct StateRef<'a> {
     pub vfs: &'a Vfs,
     pub cwd: &'a str,
-    pub sync: &'a Manifest,
+    pub sync: &'a SyncManifest,
 }
 
 /// Write the state atomically: readers see the old file or the new one, never a mix.

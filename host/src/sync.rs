@@ -38,7 +38,7 @@ struct Entry {
 
 /// What the last sync saw. Persisted with the workspace so a restart syncs incrementally.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Manifest {
+pub struct SyncManifest {
     /// Relative staging path (`/`-separated) → entry.
     #[serde(with = "crate::vfs::sorted_map")]
     entries: BTreeMap<String, Entry>,
@@ -53,7 +53,7 @@ pub struct Manifest {
     dirty: bool,
 }
 
-impl Manifest {
+impl SyncManifest {
     /// True when a sync changed what is recorded since this manifest was loaded.
     pub fn is_dirty(&self) -> bool {
         self.dirty
@@ -178,7 +178,7 @@ fn remove_host(path: &Path) -> Result<(), SyncError> {
 }
 
 /// True when the staging file differs from what the manifest recorded (racy files by content).
-fn staging_changed(entry: &Entry, old: Option<&Entry>, manifest: &Manifest, vfs: &Vfs, relative: &str, host: &Path) -> bool {
+fn staging_changed(entry: &Entry, old: Option<&Entry>, manifest: &SyncManifest, vfs: &Vfs, relative: &str, host: &Path) -> bool {
     let Some(old) = old else { return true };
     if entry.kind != old.kind || entry.size != old.size || entry.mtime_ns != old.mtime_ns || entry.ino != old.ino || entry.executable != old.executable {
         return true;
@@ -195,7 +195,7 @@ fn staging_changed(entry: &Entry, old: Option<&Entry>, manifest: &Manifest, vfs:
 
 /// Push the workspace to the staging dir: everything on the first sync, then only what changed
 /// in the VFS since the last one. A staging file that changed too is a conflict.
-pub fn push(vfs: &mut Vfs, staging: &Path, manifest: &mut Manifest) -> Result<Report, SyncError> {
+pub fn push(vfs: &mut Vfs, staging: &Path, manifest: &mut SyncManifest) -> Result<Report, SyncError> {
     std::fs::create_dir_all(staging).map_err(|e| io_error(staging, e))?;
     let mut report = Report::default();
     let changes = if manifest.initialized {
@@ -242,7 +242,7 @@ pub fn push(vfs: &mut Vfs, staging: &Path, manifest: &mut Manifest) -> Result<Re
 
 /// Store the other side's version next to `path` as `path.conflict-N` (first free N), and make
 /// the staging dir match the workspace again: its version of `path`, plus the kept copy.
-fn keep_conflict(vfs: &mut Vfs, staging: &Path, manifest: &mut Manifest, path: &str, theirs: Vec<u8>) -> Result<String, SyncError> {
+fn keep_conflict(vfs: &mut Vfs, staging: &Path, manifest: &mut SyncManifest, path: &str, theirs: Vec<u8>) -> Result<String, SyncError> {
     let kept = (1..).map(|n| format!("{path}.conflict-{n}")).find(|p| !vfs.exists(p)).expect("some free name");
     let kind = NodeKind::File { content: Content::Bytes(Arc::new(theirs)), executable: false };
     vfs.put(&kept, kind, vfs::now_ns()).map_err(|e| io_error(Path::new(&kept), e))?;
@@ -298,7 +298,7 @@ enum Scan {
 }
 
 /// Pull everything that differs from the manifest, by walking the whole staging dir.
-pub fn pull(vfs: &mut Vfs, staging: &Path, manifest: &mut Manifest, rules: &Rules) -> Result<Report, SyncError> {
+pub fn pull(vfs: &mut Vfs, staging: &Path, manifest: &mut SyncManifest, rules: &Rules) -> Result<Report, SyncError> {
     let seen = match walk(staging) {
         Ok(seen) => seen,
         Err(_) if !staging.exists() && !manifest.entries.is_empty() => return Err(SyncError::RootVanished(staging.into())),
@@ -309,7 +309,7 @@ pub fn pull(vfs: &mut Vfs, staging: &Path, manifest: &mut Manifest, rules: &Rule
 
 /// Pull only `changed` paths (relative, from a watcher). Returns the report and the directories
 /// that appeared, so the caller can watch them too.
-pub fn pull_changed(vfs: &mut Vfs, staging: &Path, manifest: &mut Manifest, rules: &Rules, changed: &BTreeSet<String>) -> Result<(Report, Vec<String>), SyncError> {
+pub fn pull_changed(vfs: &mut Vfs, staging: &Path, manifest: &mut SyncManifest, rules: &Rules, changed: &BTreeSet<String>) -> Result<(Report, Vec<String>), SyncError> {
     let mut seen = Vec::new();
     let mut gone = Vec::new();
     let mut new_dirs = Vec::new();
@@ -345,13 +345,13 @@ pub fn pull_changed(vfs: &mut Vfs, staging: &Path, manifest: &mut Manifest, rule
 }
 
 /// Directories recorded by the last sync (what a watcher must watch).
-pub fn synced_dirs(manifest: &Manifest) -> impl Iterator<Item = &str> {
+pub fn synced_dirs(manifest: &SyncManifest) -> impl Iterator<Item = &str> {
     manifest.entries.iter().filter(|(_, e)| e.kind == Kind::Dir).map(|(p, _)| p.as_str())
 }
 
 /// Plan the whole pull (all reads done), then apply it: an error before the apply leaves the
 /// workspace untouched.
-fn apply(vfs: &mut Vfs, staging: &Path, manifest: &mut Manifest, rules: &Rules, scan: Scan) -> Result<Report, SyncError> {
+fn apply(vfs: &mut Vfs, staging: &Path, manifest: &mut SyncManifest, rules: &Rules, scan: Scan) -> Result<Report, SyncError> {
     let (seen, gone, full) = match scan {
         Scan::Full(seen) => {
             // Every path seen is distinct, so if each is known and the counts match, nothing is gone.

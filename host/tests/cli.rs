@@ -94,3 +94,18 @@ fn no_tool_no_runtime_unless_eager() {
     assert!(text(&eager.stdout).contains("state:    ready"), "{}", text(&eager.stdout));
     assert!(sandbox.path().join("cache/components").is_dir());
 }
+
+#[test]
+fn a_config_grant_with_argv_patterns_is_enforced_and_announced() {
+    let sandbox = Sandbox::new();
+    let config = format!(
+        "[plugins.ext]\npath = {:?}\ngrant = {{ programs = [\"echo hello *\"], dirs = [\"staging\"] }}\n",
+        devshell::plugin::builtin::MOCK_PATH
+    );
+    std::fs::write(sandbox.path().join("config.toml"), config).unwrap();
+    let run = sandbox.run(&["--backend", "ext", "-c", "cargo write:ok=1 'spawn:echo hello world'; echo $?; cargo 'spawn:echo bye'; echo $?; cat ok"]);
+    let (out, err) = (text(&run.stdout), text(&run.stderr));
+    assert_eq!(out, "hello world\n0\n1\n1", "stderr: {err}");
+    assert!(err.contains("plugin `ext` (mock 0.1.0) asks for programs [], dirs [staging], network false; granted programs [echo hello *], dirs [staging]"), "{err}");
+    assert!(err.contains("devshell: denied: plugin `mock` may spawn `echo` only with arguments matching [hello *], not [bye]"), "{err}");
+}

@@ -321,7 +321,7 @@ impl host_process::Host for PluginState {
         let program = cmd.program.clone();
         let child = self.checked_spawn(cmd).inspect_err(|e| {
             if let HostProcessError::Denied(message) = e {
-                tracing::warn!("denied: {message}");
+                // Loud on the host side, whatever the plugin does with the error value.
                 eprintln!("devshell: denied: {message}");
             } else {
                 tracing::debug!(%program, "spawn failed: {e}");

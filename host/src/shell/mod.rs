@@ -37,7 +37,7 @@ pub trait ToolBackend {
     fn is_routed(&self, program: &str) -> bool;
     fn routed(&self) -> Vec<String>;
     /// The sync manifest to persist with the workspace.
-    fn manifest(&self) -> &crate::sync::Manifest;
+    fn manifest(&self) -> &crate::sync::SyncManifest;
 }
 
 pub struct ToolCall {
