@@ -29,7 +29,14 @@ fn main() {
         command.args(["-p", package]);
     }
     // Flags meant for the host build must not leak into the wasm one.
-    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "CARGO_MAKEFLAGS", "RUSTC_WORKSPACE_WRAPPER"] {
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "CARGO_MAKEFLAGS",
+        "RUSTC_WORKSPACE_WRAPPER",
+    ] {
         command.env_remove(var);
     }
     let status = command.status().expect("run cargo to build the wasm plugins");
@@ -68,6 +75,8 @@ fn ensure_wasm_target() {
     println!("cargo:warning=installing the {WASM_TARGET} target (rustup target add {WASM_TARGET})");
     let installed = Command::new("rustup").args(["target", "add", WASM_TARGET]).status().is_ok_and(|s| s.success());
     if !installed {
-        panic!("the {WASM_TARGET} Rust target is missing and could not be installed; run: rustup target add {WASM_TARGET}");
+        panic!(
+            "the {WASM_TARGET} Rust target is missing and could not be installed; run: rustup target add {WASM_TARGET}"
+        );
     }
 }

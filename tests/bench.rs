@@ -23,11 +23,15 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 }
 
 fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> Duration {
-    median((0..runs).map(|_| {
-        let start = Instant::now();
-        black_box(f());
-        start.elapsed()
-    }).collect())
+    median(
+        (0..runs)
+            .map(|_| {
+                let start = Instant::now();
+                black_box(f());
+                start.elapsed()
+            })
+            .collect(),
+    )
 }
 
 fn show(d: Duration) -> String {
@@ -51,7 +55,8 @@ fn row(what: &str, ours: Duration, baseline_name: &str, baseline: Duration) {
 /// The release `devshell` binary next to this benchmark, built first if needed.
 fn devshell_binary() -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo).args(["build", "--release", "-q", "-p", "devshell"]).status().expect("run cargo build");
+    let status =
+        Command::new(cargo).args(["build", "--release", "-q", "-p", "devshell"]).status().expect("run cargo build");
     assert!(status.success(), "building devshell failed");
     std::env::current_exe().unwrap().parent().unwrap().join("devshell")
 }
@@ -90,7 +95,12 @@ fn plugin_runtime() {
     row("instantiate", instantiate, "spawn /bin/true", spawn_true);
 
     let mut plugin = runtime.instantiate(&loaded, Grant::default(), Limits::default()).unwrap();
-    let config = SessionConfig { mode: WorkspaceMode::Guest, guest_mount: "/workspace".into(), staging_dir: String::new(), options: vec![] };
+    let config = SessionConfig {
+        mode: WorkspaceMode::Guest,
+        guest_mount: "/workspace".into(),
+        staging_dir: String::new(),
+        options: vec![],
+    };
     let session = plugin.new_session(&config).unwrap();
     let calls = 20_000;
     let start = Instant::now();
@@ -154,11 +164,19 @@ fn cargo_through_devshell(binary: &Path) {
     project_with_big_target(host.path(), 10_000);
     let project = host.path().join("bench-project");
     let files = walk_count(&project.join("target"));
-    run_quiet(isolated(binary, home.path()).args(["-c", &format!("import {} /bench-project; cd /bench-project; cargo build -q", project.display())]));
+    run_quiet(
+        isolated(binary, home.path())
+            .args(["-c", &format!("import {} /bench-project; cd /bench-project; cargo build -q", project.display())]),
+    );
     // Import skips target/ (.gitignore'd); copy it into the staging dir's project so both sides
     // have the same 10,000-file target/, then let one run pull it in as lazy entries.
     let staging = std::fs::read_dir(home.path().join("cache/staging")).unwrap().next().unwrap().unwrap().path();
-    run_quiet(Command::new("cp").arg("-a").arg(project.join("target/debug/bench-junk")).arg(staging.join("bench-project/target/debug/")));
+    run_quiet(
+        Command::new("cp")
+            .arg("-a")
+            .arg(project.join("target/debug/bench-junk"))
+            .arg(staging.join("bench-project/target/debug/")),
+    );
     run_quiet(isolated(binary, home.path()).args(["-c", "cd /bench-project; cargo build -q"]));
     let ten_builds = "cd /bench-project; cargo build -q; cargo build -q; cargo build -q; cargo build -q; cargo build -q; cargo build -q; cargo build -q; cargo build -q; cargo build -q; cargo build -q";
     let ours = time(5, || run_quiet(isolated(binary, home.path()).args(["-c", ten_builds])));
@@ -197,10 +215,19 @@ fn peak_rss_kib(mut command: Command) -> i64 {
 }
 
 fn walk_count(dir: &Path) -> usize {
-    std::fs::read_dir(dir).map(|r| r.map(|e| {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_dir() { walk_count(&e.path()) + 1 } else { 1 }
-    }).sum()).unwrap_or(0)
+    std::fs::read_dir(dir)
+        .map(|r| {
+            r.map(|e| {
+                let e = e.unwrap();
+                if e.file_type().unwrap().is_dir() {
+                    walk_count(&e.path()) + 1
+                } else {
+                    1
+                }
+            })
+            .sum()
+        })
+        .unwrap_or(0)
 }
 
 fn mock_sessions(dir: &Path, manifest: devshell::sync::SyncManifest) -> Sessions {
@@ -220,13 +247,14 @@ fn sync_overhead() {
             vfs.write(&format!("{d}/f{i}.rs"), format!("// file {i}\n").into_bytes()).unwrap();
         }
         let noop = |sessions: &mut Sessions, vfs: &mut Vfs| {
-            let call = ToolCall { program: "cargo".into(), args: vec![], cwd: String::new(), env: vec![], capture: true };
+            let call =
+                ToolCall { program: "cargo".into(), args: vec![], cwd: String::new(), env: vec![], capture: true };
             sessions.run_tool(vfs, call).unwrap()
         };
         let mut setup = mock_sessions(dir.path(), Default::default());
         noop(&mut setup, &mut vfs); // full push into a new staging dir
-        // A new process with that staging dir: its first run walks the tree; from the second on
-        // a watcher reports what changed.
+                                    // A new process with that staging dir: its first run walks the tree; from the second on
+                                    // a watcher reports what changed.
         let mut sessions = mock_sessions(dir.path(), setup.manifest.clone());
         let first = time(1, || noop(&mut sessions, &mut vfs));
         noop(&mut sessions, &mut vfs);
@@ -235,11 +263,19 @@ fn sync_overhead() {
         let staging = dir.path().join("staging");
         let mirror = dir.path().join("mirror");
         run_quiet(Command::new("rsync").arg("-a").arg(format!("{}/", staging.display())).arg(&mirror));
-        let rsync = time(runs, || run_quiet(Command::new("rsync").arg("-a").arg(format!("{}/", staging.display())).arg(&mirror)));
-        let find = time(runs, || run_quiet(Command::new("find").arg(&staging).args(["-type", "f", "-printf", "%s %T@\n"])));
+        let rsync = time(runs, || {
+            run_quiet(Command::new("rsync").arg("-a").arg(format!("{}/", staging.display())).arg(&mirror))
+        });
+        let find =
+            time(runs, || run_quiet(Command::new("find").arg(&staging).args(["-type", "f", "-printf", "%s %T@\n"])));
         row(&format!("{count:>7} files: tool run, watched (steady)"), ours, "rsync -a no-op", rsync);
         row(&format!("{count:>7} files: tool run, watched (steady)"), ours, "find -printf walk-and-stat floor", find);
-        row(&format!("{count:>7} files: first run in a process (walk)"), first, "find -printf walk-and-stat floor", find);
+        row(
+            &format!("{count:>7} files: first run in a process (walk)"),
+            first,
+            "find -printf walk-and-stat floor",
+            find,
+        );
     }
 }
 

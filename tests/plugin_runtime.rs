@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use devshell::plugin::cache::LoadPath;
 use devshell::plugin::grants::Grant;
-use devshell::plugin::{
-    EntryKind, Limits, PluginError, PluginSource, ToolRequest, WorkspaceMode, CONTRACT_VERSION,
-};
+use devshell::plugin::{EntryKind, Limits, PluginError, PluginSource, ToolRequest, WorkspaceMode, CONTRACT_VERSION};
 use devshell_tests::*;
 
 fn request(program: &str, args: &[&str]) -> ToolRequest {
@@ -88,7 +86,9 @@ fn mock_guest_fs_round_trip_and_confinement() {
             other => panic!("{escaping}: expected invalid-path, got {other:?}"),
         }
     }
-    assert!(matches!(plugin.write_file("/workspace/../x", b"no"), Err(PluginError::Fs(m)) if m.contains("invalid path")));
+    assert!(
+        matches!(plugin.write_file("/workspace/../x", b"no"), Err(PluginError::Fs(m)) if m.contains("invalid path"))
+    );
     assert!(matches!(plugin.remove("/workspace"), Err(PluginError::Fs(m)) if m.contains("denied")));
 }
 
@@ -108,10 +108,10 @@ fn spawn_outside_the_grant_is_denied_and_runs_nothing() {
 
     let marker = staging.path().join("marker");
     let cases = [
-        ("spawn:mkdir marker", "`mkdir`"),                 // bare name not granted
-        ("spawn:/bin/mkdir marker", "`/bin/mkdir`"),       // absolute path outside the grant
+        ("spawn:mkdir marker", "`mkdir`"),                             // bare name not granted
+        ("spawn:/bin/mkdir marker", "`/bin/mkdir`"),                   // absolute path outside the grant
         ("spawn:./env mkdir marker", "relative program path `./env`"), // relative path
-        ("spawn:touch marker", "only with arguments"),     // granted program, arguments not matching
+        ("spawn:touch marker", "only with arguments"),                 // granted program, arguments not matching
     ];
     for (op, expected) in cases {
         let out = plugin.run_tool(session, &request("cargo", &[op])).unwrap();

@@ -42,7 +42,12 @@ pub fn instantiate(runtime: &Runtime, source: &PluginSource, grant: Grant, limit
 }
 
 pub fn guest_config() -> SessionConfig {
-    SessionConfig { mode: WorkspaceMode::Guest, guest_mount: "/workspace".into(), staging_dir: String::new(), options: vec![] }
+    SessionConfig {
+        mode: WorkspaceMode::Guest,
+        guest_mount: "/workspace".into(),
+        staging_dir: String::new(),
+        options: vec![],
+    }
 }
 
 /// Session settings for the mock backend in Mode S, caching compiled components in `cache`.

@@ -32,7 +32,13 @@ impl Fixture {
 
     /// Run the mock tool with these ops from workspace dir `/p`.
     fn tool(&mut self, ops: &[&str]) -> (i32, String) {
-        let call = ToolCall { program: "cargo".into(), args: ops.iter().map(|s| s.to_string()).collect(), cwd: "p".into(), env: vec![], capture: true };
+        let call = ToolCall {
+            program: "cargo".into(),
+            args: ops.iter().map(|s| s.to_string()).collect(),
+            cwd: "p".into(),
+            env: vec![],
+            capture: true,
+        };
         let result = self.sessions.run_tool(&mut self.vfs, call).expect("tool ran");
         (result.status, String::from_utf8_lossy(&result.stdout).into_owned() + &String::from_utf8_lossy(&result.stderr))
     }
@@ -65,7 +71,11 @@ fn a_file_changed_on_both_sides_is_a_conflict_and_nothing_is_lost() {
     let (_, out) = f.tool(&["cat:src/main.rs"]);
     assert_eq!(out, "workspace version\n", "the workspace keeps its version");
     assert_eq!(f.vfs.read("/p/src/main.rs").unwrap(), b"workspace version\n");
-    assert_eq!(f.vfs.read("/p/src/main.rs.conflict-1").unwrap(), b"backend version\n", "the other side is kept beside it");
+    assert_eq!(
+        f.vfs.read("/p/src/main.rs.conflict-1").unwrap(),
+        b"backend version\n",
+        "the other side is kept beside it"
+    );
     assert!(f.staging().join("p/src/main.rs.conflict-1").exists());
     // A second conflict gets the next number.
     std::fs::write(f.staging().join("p/src/main.rs"), "backend again\n").unwrap();
@@ -86,7 +96,10 @@ fn executable_bits_round_trip() {
     std::fs::write(&built, "x").unwrap();
     std::fs::set_permissions(&built, std::fs::Permissions::from_mode(0o755)).unwrap();
     f.tool(&[]);
-    assert!(matches!(f.vfs.get("/p/tool-made").unwrap().kind, NodeKind::File { executable: true, .. }), "pulled executable");
+    assert!(
+        matches!(f.vfs.get("/p/tool-made").unwrap().kind, NodeKind::File { executable: true, .. }),
+        "pulled executable"
+    );
 }
 
 #[test]

@@ -20,7 +20,12 @@ const BUILTINS: &[(&str, Builtin, &str, &str)] = &[
     ("cat", cat, "cat [FILE…]", "Print files (or stdin when none is given)."),
     ("touch", touch, "touch FILE…", "Create empty files or update their mtime; never truncates."),
     ("echo", echo, "echo [-n] [WORD…]", "Print words separated by spaces. -n: no trailing newline."),
-    ("printf", printf, "printf FORMAT [ARG…]", "Formatted output: %s %d %% and \\n \\t escapes; the format repeats for extra args."),
+    (
+        "printf",
+        printf,
+        "printf FORMAT [ARG…]",
+        "Formatted output: %s %d %% and \\n \\t escapes; the format repeats for extra args.",
+    ),
     ("rm", rm, "rm [-r] [-f] PATH…", "Remove files. -r: directories too; -f: ignore missing paths."),
     ("cp", cp, "cp [-r] SRC… DEST", "Copy files (-r: directories). DEST may be an existing directory."),
     ("mv", mv, "mv SRC… DEST", "Move or rename. DEST may be an existing directory."),
@@ -29,7 +34,12 @@ const BUILTINS: &[(&str, Builtin, &str, &str)] = &[
     ("[", bracket, "[ EXPR ]", "Same as test; the last argument must be `]`."),
     ("true", |_, _, _| Ok(0), "true", "Succeed."),
     ("false", |_, _, _| Ok(1), "false", "Fail with status 1."),
-    ("export", export, "export NAME[=VALUE]… | export PATH HOSTDIR", "Export variables to tools; or write workspace PATH out to host directory HOSTDIR."),
+    (
+        "export",
+        export,
+        "export NAME[=VALUE]… | export PATH HOSTDIR",
+        "Export variables to tools; or write workspace PATH out to host directory HOSTDIR.",
+    ),
     ("unset", unset, "unset NAME…", "Remove variables."),
     ("env", env, "env", "Print exported variables."),
     ("set", set, "set -e | set +e", "Exit on the first failing command (-e), or stop doing so (+e)."),
@@ -41,9 +51,19 @@ const BUILTINS: &[(&str, Builtin, &str, &str)] = &[
     ("quit", exit, "quit [N]", "Same as exit."),
     ("break", break_, "break [N]", "Leave the innermost (or Nth) loop."),
     ("continue", continue_, "continue [N]", "Next iteration of the innermost (or Nth) loop."),
-    ("import", import, "import HOSTPATH [PATH]", "Copy a host file or tree into the workspace (skips .git and .gitignore'd files)."),
+    (
+        "import",
+        import,
+        "import HOSTPATH [PATH]",
+        "Copy a host file or tree into the workspace (skips .git and .gitignore'd files).",
+    ),
     ("save", save, "save", "Write the workspace to the state file now."),
-    ("backend", backend, "backend [start|restart]", "Show the execution backend and its session; start one now; or drop a failed one."),
+    (
+        "backend",
+        backend,
+        "backend [start|restart]",
+        "Show the execution backend and its session; start one now; or drop a failed one.",
+    ),
 ];
 
 pub fn find(name: &str) -> Option<Builtin> {
@@ -152,7 +172,8 @@ fn format_time(secs: i64) -> String {
 fn ls(shell: &mut Shell, args: &[String], io: &mut Io) -> Status {
     let Some((opts, operands)) = flags("ls", args, "la1", io) else { return Ok(2) };
     let (long, all) = (opts.contains('l'), opts.contains('a'));
-    let targets: Vec<String> = if operands.is_empty() { vec![".".into()] } else { operands.iter().map(|s| s.to_string()).collect() };
+    let targets: Vec<String> =
+        if operands.is_empty() { vec![".".into()] } else { operands.iter().map(|s| s.to_string()).collect() };
     let mut status = 0;
     let many = targets.len() > 1;
     for (index, target) in targets.iter().enumerate() {
@@ -162,7 +183,11 @@ fn ls(shell: &mut Shell, args: &[String], io: &mut Io) -> Status {
             status = 1;
             continue;
         };
-        let dir = if matches!(node.kind, NodeKind::Symlink { .. }) { shell.vfs.follow(&path).unwrap_or(path.clone()) } else { path.clone() };
+        let dir = if matches!(node.kind, NodeKind::Symlink { .. }) {
+            shell.vfs.follow(&path).unwrap_or(path.clone())
+        } else {
+            path.clone()
+        };
         if !shell.vfs.is_dir(&dir) {
             io.out(if long { long_line(target, node) } else { format!("{target}\n") });
             continue;
@@ -443,7 +468,10 @@ fn evaluate(shell: &Shell, args: &[String]) -> Result<bool, String> {
                 "-f" => Ok(matches!(node.map(|n| n.kind), Some(NodeKind::File { .. }))),
                 "-d" => Ok(matches!(node.map(|n| n.kind), Some(NodeKind::Dir))),
                 "-s" => Ok(node.is_some_and(|n| Vfs::size(&n) > 0)),
-                "-x" => Ok(matches!(node.map(|n| n.kind), Some(NodeKind::File { executable: true, .. }) | Some(NodeKind::Dir))),
+                "-x" => Ok(matches!(
+                    node.map(|n| n.kind),
+                    Some(NodeKind::File { executable: true, .. }) | Some(NodeKind::Dir)
+                )),
                 _ => Err(format!("{op}: unknown unary operator")),
             }
         }
@@ -506,7 +534,11 @@ fn export_tree(shell: &Shell, root: &str, host: &Path, io: &mut Io) -> i32 {
     let mut written = 0usize;
     for (path, node) in shell.vfs.walk(root) {
         let relative = path[root.len()..].trim_start_matches('/');
-        let target = if relative.is_empty() && !shell.vfs.is_dir(root) { host.join(vfs::file_name(root)) } else { host.join(relative) };
+        let target = if relative.is_empty() && !shell.vfs.is_dir(root) {
+            host.join(vfs::file_name(root))
+        } else {
+            host.join(relative)
+        };
         let result = match &node.kind {
             NodeKind::Dir => std::fs::create_dir_all(&target),
             NodeKind::File { executable, .. } => shell
@@ -556,14 +588,22 @@ fn import(shell: &mut Shell, args: &[String], io: &mut Io) -> Status {
         io.error("import", format!("{}: No such file or directory on the host", host.display()));
         return Ok(1);
     };
-    let name = host.canonicalize().ok().and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())).unwrap_or_default();
+    let name = host
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_default();
     let dest = match dest {
         Some(d) => path_of(shell, d),
         None => vfs::resolve(&shell.cwd, &name),
     };
     // Stage into a copy: a failure halfway leaves the workspace as it was.
     let mut staged = shell.vfs.clone();
-    let result = if meta.is_dir() { import_tree(&mut staged, host, &dest) } else { import_file(&mut staged, host, &dest).map(|_| 1) };
+    let result = if meta.is_dir() {
+        import_tree(&mut staged, host, &dest)
+    } else {
+        import_file(&mut staged, host, &dest).map(|_| 1)
+    };
     match result {
         Ok(count) => {
             shell.vfs = staged;

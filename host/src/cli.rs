@@ -81,8 +81,10 @@ pub fn main() -> i32 {
 }
 
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("DEVSHELL_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DEVSHELL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
 }
 
 /// A persistent staging dir per workspace (keyed by the state file's absolute path) under the
@@ -90,10 +92,7 @@ fn init_logging() {
 fn staging_dir_for(state_path: &Path) -> Result<PathBuf> {
     let absolute = std::path::absolute(state_path)?;
     let key = blake3::hash(absolute.as_os_str().as_encoded_bytes()).to_hex();
-    let base = match std::env::var_os("DEVSHELL_CACHE_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => directories::ProjectDirs::from("", "", "devshell").context("no home directory for the cache")?.cache_dir().to_path_buf(),
-    };
+    let base = config::cache_base().context("no home directory to put the staging dir in; set DEVSHELL_CACHE_DIR")?;
     Ok(base.join("staging").join(&key[..16]))
 }
 
@@ -136,7 +135,8 @@ fn run_shell(cli: Cli) -> Result<i32> {
         shell.set_positional("devshell", args);
         finish(shell.run_source(command, "-c"))
     } else if let Some(file) = script {
-        let source = std::fs::read_to_string(&file).with_context(|| format!("cannot read script {}", file.display()))?;
+        let source =
+            std::fs::read_to_string(&file).with_context(|| format!("cannot read script {}", file.display()))?;
         shell.set_positional(&file.display().to_string(), args);
         finish(shell.run_source(&source, &file.display().to_string()))
     } else if !std::io::stdin().is_terminal() {
@@ -176,11 +176,17 @@ fn finish(status: crate::shell::Status) -> i32 {
 
 fn plugin_list() -> Result<i32> {
     let file = config::load_file()?;
-    let mut rows: Vec<(PluginSource, String)> = builtin::all().map(|s| (s, "yes (built-in grant)".to_string())).collect();
+    let mut rows: Vec<(PluginSource, String)> =
+        builtin::all().map(|s| (s, "yes (built-in grant)".to_string())).collect();
     for (name, plugin) in &file.plugins {
         let granted = match &plugin.grant {
-            None => format!("no: nothing granted; add [plugins.{name}.grant] to {}", config::config_path().map(|p| p.display().to_string()).unwrap_or_default()),
-            Some(g) => format!("programs [{}], dirs [{}], network {}", g.programs.join(", "), g.dirs.join(", "), g.network),
+            None => format!(
+                "no: nothing granted; add [plugins.{name}.grant] to {}",
+                config::config_path().map(|p| p.display().to_string()).unwrap_or_default()
+            ),
+            Some(g) => {
+                format!("programs [{}], dirs [{}], network {}", g.programs.join(", "), g.dirs.join(", "), g.network)
+            }
         };
         rows.push((PluginSource::File(plugin.path.clone()), granted));
     }
@@ -189,9 +195,20 @@ fn plugin_list() -> Result<i32> {
         match described {
             Ok(d) => {
                 let caps = &d.manifest.capabilities;
-                println!("{} {} (contract {}, {})", d.manifest.name, d.manifest.version, d.contract_version, source.describe());
+                println!(
+                    "{} {} (contract {}, {})",
+                    d.manifest.name,
+                    d.manifest.version,
+                    d.contract_version,
+                    source.describe()
+                );
                 println!("    {}", d.manifest.description);
-                println!("    requests: programs [{}], dirs [{}], network {}", caps.programs.join(", "), caps.dirs.join(", "), caps.network);
+                println!(
+                    "    requests: programs [{}], dirs [{}], network {}",
+                    caps.programs.join(", "),
+                    caps.dirs.join(", "),
+                    caps.network
+                );
                 println!("    granted:  {granted}");
             }
             Err(e) => println!("{}: unusable: {e:#}", source.describe()),
@@ -202,12 +219,17 @@ fn plugin_list() -> Result<i32> {
 
 fn plugin_inspect(file: &Path) -> Result<i32> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let d = plugin::describe(&bytes).with_context(|| format!("{} is not a valid devshell backend component", file.display()))?;
+    let d = plugin::describe(&bytes)
+        .with_context(|| format!("{} is not a valid devshell backend component", file.display()))?;
     let compatible = if plugin::contract_compatible(&d.contract_version) { "compatible" } else { "INCOMPATIBLE" };
     println!("name:         {}", d.manifest.name);
     println!("version:      {}", d.manifest.version);
     println!("description:  {}", d.manifest.description);
-    println!("contract:     devshell:backend@{} ({compatible}; this devshell implements @{})", d.contract_version, plugin::CONTRACT_VERSION);
+    println!(
+        "contract:     devshell:backend@{} ({compatible}; this devshell implements @{})",
+        d.contract_version,
+        plugin::CONTRACT_VERSION
+    );
     println!("requests:     programs [{}]", d.manifest.capabilities.programs.join(", "));
     println!("              dirs [{}]", d.manifest.capabilities.dirs.join(", "));
     println!("              network {}", d.manifest.capabilities.network);

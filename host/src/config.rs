@@ -66,6 +66,15 @@ pub struct Settings {
     pub cache_dir: Option<PathBuf>,
 }
 
+/// devshell's cache directory (`~/.cache/devshell`, or `DEVSHELL_CACHE_DIR`): compiled
+/// components in `components/`, staging dirs in `staging/`.
+pub fn cache_base() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("DEVSHELL_CACHE_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    directories::ProjectDirs::from("", "", "devshell").map(|d| d.cache_dir().to_path_buf())
+}
+
 pub fn config_path() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("DEVSHELL_CONFIG") {
         return Some(PathBuf::from(path));
@@ -102,7 +111,8 @@ pub fn resolve(file: FileConfig, backend_flag: Option<String>) -> Result<Setting
         Some(value) => truthy(ENV_VM, &value)?,
         None => true,
     };
-    let requested = backend_flag.or_else(|| env(ENV_BACKEND)).or(file.backend.clone()).unwrap_or_else(|| "host-sandbox".into());
+    let requested =
+        backend_flag.or_else(|| env(ENV_BACKEND)).or(file.backend.clone()).unwrap_or_else(|| "host-sandbox".into());
     let backend = match requested.as_str() {
         _ if !vm_on => "host-sandbox".to_string(),
         "host" | "host-sandbox" => "host-sandbox".into(),
@@ -130,12 +140,18 @@ pub fn resolve(file: FileConfig, backend_flag: Option<String>) -> Result<Setting
     };
     let eager = env(ENV_EAGER).map(|v| truthy(ENV_EAGER, &v)).transpose()?.unwrap_or(false);
     let exec_timeout_ms = match env(ENV_EXEC_TIMEOUT_MS) {
-        Some(v) => v.trim().parse::<u64>().map_err(|_| anyhow::anyhow!("{ENV_EXEC_TIMEOUT_MS}={v:?} is not valid; accepted: a whole number of milliseconds (0 = no limit)"))?,
+        Some(v) => v.trim().parse::<u64>().map_err(|_| {
+            anyhow::anyhow!(
+                "{ENV_EXEC_TIMEOUT_MS}={v:?} is not valid; accepted: a whole number of milliseconds (0 = no limit)"
+            )
+        })?,
         None => file.exec_timeout_ms.unwrap_or(0),
     };
     let guest_mount = env(ENV_GUEST_WORKSPACE).unwrap_or_else(|| "/workspace".into());
     if !guest_mount.starts_with('/') {
-        bail!("{ENV_GUEST_WORKSPACE}={guest_mount:?} is not valid; accepted: an absolute guest path such as /workspace");
+        bail!(
+            "{ENV_GUEST_WORKSPACE}={guest_mount:?} is not valid; accepted: an absolute guest path such as /workspace"
+        );
     }
     let mut routed: Vec<String> = ["cargo", "rustup", "rustc"].iter().map(|s| s.to_string()).collect();
     routed.extend(file.routed_tools.iter().cloned());
@@ -150,6 +166,6 @@ pub fn resolve(file: FileConfig, backend_flag: Option<String>) -> Result<Setting
         call_timeout: Duration::from_millis(file.plugin_call_timeout_ms.unwrap_or(10_000)),
         memory_bytes: file.plugin_memory_mb.unwrap_or(256) << 20,
         plugins: file.plugins,
-        cache_dir: crate::plugin::default_cache_dir(),
+        cache_dir: cache_base().map(|base| base.join("components")),
     })
 }

@@ -29,7 +29,12 @@ impl Completer for ShellHelper {
         let first_word = line[..start].trim().is_empty() || line[..start].trim_end().ends_with([';', '|', '&']);
         let mut candidates: Vec<Pair> = Vec::new();
         if first_word && !word.contains('/') {
-            candidates.extend(self.commands.iter().filter(|c| c.starts_with(word)).map(|c| Pair { display: c.clone(), replacement: format!("{c} ") }));
+            candidates.extend(
+                self.commands
+                    .iter()
+                    .filter(|c| c.starts_with(word))
+                    .map(|c| Pair { display: c.clone(), replacement: format!("{c} ") }),
+            );
         }
         // Paths: keep the directory prefix the user typed, complete the last segment.
         let (dir_part, name_part) = match word.rfind('/') {
@@ -43,7 +48,10 @@ impl Completer for ShellHelper {
                 let name = rest.trim_end_matches('/');
                 if !name.contains('/') && name.starts_with(name_part) && !name.is_empty() {
                     let suffix = if rest.ends_with('/') { "/" } else { " " };
-                    candidates.push(Pair { display: format!("{name}{}", suffix.trim()), replacement: format!("{dir_part}{name}{suffix}") });
+                    candidates.push(Pair {
+                        display: format!("{name}{}", suffix.trim()),
+                        replacement: format!("{dir_part}{name}{suffix}"),
+                    });
                 }
             }
         }

@@ -9,13 +9,15 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use anyhow::{anyhow, Context, Result};
-use wasmtime::component::ResourceAny;
 
 use crate::config::Settings;
 use crate::plugin::cache::CompileCache;
 use crate::plugin::grants::Grant;
 use crate::plugin::manifest::Manifest;
-use crate::plugin::{builtin, BackendInfo, Limits, PluginInstance, PluginSource, Runtime, SessionConfig, ToolRequest, WorkspaceMode};
+use crate::plugin::{
+    builtin, BackendInfo, Limits, PluginInstance, PluginSource, Runtime, SessionConfig, SessionHandle, ToolRequest,
+    WorkspaceMode,
+};
 use crate::shell::{ToolBackend, ToolCall, ToolResult};
 use crate::sync::{self, Rules, SyncManifest};
 use crate::vfs::Vfs;
@@ -23,7 +25,7 @@ use crate::watch::Watcher;
 
 struct Active {
     instance: PluginInstance,
-    session: ResourceAny,
+    session: SessionHandle,
     info: BackendInfo,
 }
 
@@ -45,15 +47,21 @@ pub struct Sessions {
 impl Sessions {
     pub fn new(settings: Settings, staging: PathBuf, manifest: SyncManifest) -> Sessions {
         let rules = Rules { lazy_names: settings.lazy_names.clone() };
-        Sessions { settings, staging, runtime: None, active: None, last_failure: None, manifest, rules, needs_pull: false, watcher: None }
+        Sessions {
+            settings,
+            staging,
+            runtime: None,
+            active: None,
+            last_failure: None,
+            manifest,
+            rules,
+            needs_pull: false,
+            watcher: None,
+        }
     }
 
     pub fn staging_dir(&self) -> &PathBuf {
         &self.staging
-    }
-
-    pub fn settings(&self) -> &Settings {
-        &self.settings
     }
 
     fn syncs(&self) -> bool {
@@ -64,7 +72,11 @@ impl Sessions {
         if let Some(source) = builtin::find(&self.settings.backend) {
             return Ok(source);
         }
-        let plugin = self.settings.plugins.get(&self.settings.backend).ok_or_else(|| anyhow!("unknown backend {}", self.settings.backend))?;
+        let plugin = self
+            .settings
+            .plugins
+            .get(&self.settings.backend)
+            .ok_or_else(|| anyhow!("unknown backend {}", self.settings.backend))?;
         Ok(PluginSource::File(plugin.path.clone()))
     }
 
@@ -106,7 +118,9 @@ impl Sessions {
         }
         for dir in dirs {
             let host = if dir == "staging" { staging.clone() } else { PathBuf::from(&dir) };
-            grant.allow_dir(&host, host.to_str().unwrap_or_default()).map_err(|e| anyhow!("granted directory {dir}: {e}"))?;
+            grant
+                .allow_dir(&host, host.to_str().unwrap_or_default())
+                .map_err(|e| anyhow!("granted directory {dir}: {e}"))?;
         }
         grant.network = network;
         Ok(grant)
@@ -116,7 +130,8 @@ impl Sessions {
         if self.active.is_some() {
             return Ok(());
         }
-        std::fs::create_dir_all(&self.staging).with_context(|| format!("cannot create staging dir {}", self.staging.display()))?;
+        std::fs::create_dir_all(&self.staging)
+            .with_context(|| format!("cannot create staging dir {}", self.staging.display()))?;
         if self.runtime.is_none() {
             self.runtime = Some(Runtime::new(CompileCache::new(self.settings.cache_dir.clone()))?);
         }
@@ -128,14 +143,19 @@ impl Sessions {
         let config = SessionConfig {
             mode: self.settings.mode,
             guest_mount: self.settings.guest_mount.clone(),
-            staging_dir: if self.syncs() { self.staging.canonicalize()?.to_string_lossy().into_owned() } else { String::new() },
+            staging_dir: if self.syncs() {
+                self.staging.canonicalize()?.to_string_lossy().into_owned()
+            } else {
+                String::new()
+            },
             options: vec![],
         };
         let session = instance.new_session(&config)?;
         instance.ensure_ready(session)?;
         let info = instance.info(session)?;
         if self.syncs() {
-            let report = sync::push(vfs, &self.staging, &mut self.manifest).context("initial push to the staging dir")?;
+            let report =
+                sync::push(vfs, &self.staging, &mut self.manifest).context("initial push to the staging dir")?;
             tracing::debug!(?report, "initial push");
             report_conflicts(&report);
         }
@@ -157,7 +177,11 @@ impl Sessions {
 impl Sessions {
     /// Pull what the watcher saw change (between runs and during this one); without a usable
     /// watcher, walk everything and arm one.
-    fn pull_after_tool(&mut self, vfs: &mut Vfs, between_runs: Option<BTreeSet<String>>) -> Result<sync::Report, sync::SyncError> {
+    fn pull_after_tool(
+        &mut self,
+        vfs: &mut Vfs,
+        between_runs: Option<BTreeSet<String>>,
+    ) -> Result<sync::Report, sync::SyncError> {
         let during_run = self.watcher.as_mut().and_then(Watcher::changed);
         if let (Some(mut changed), Some(during)) = (between_runs, during_run) {
             changed.extend(during);
@@ -174,13 +198,15 @@ impl Sessions {
         tracing::debug!(elapsed = ?walking.elapsed(), "pull: walked the staging dir");
         // Watch every directory the walk found, for the next runs.
         let watcher = match self.watcher.take() {
-            Some(mut watcher) => sync::synced_dirs(&self.manifest).try_for_each(|dir| watcher.watch(dir)).map(|_| watcher),
+            Some(mut watcher) => {
+                sync::synced_dirs(&self.manifest).try_for_each(|dir| watcher.watch(dir)).map(|_| watcher)
+            }
             None => Watcher::new(&self.staging, sync::synced_dirs(&self.manifest)),
         };
-        self.watcher = watcher.inspect_err(|e| tracing::debug!("not watching the staging dir ({e}); pulls will walk it")).ok();
+        self.watcher =
+            watcher.inspect_err(|e| tracing::debug!("not watching the staging dir ({e}); pulls will walk it")).ok();
         Ok(report)
     }
-
 }
 
 fn report_conflicts(report: &sync::Report) {
@@ -201,7 +227,8 @@ impl ToolBackend for Sessions {
             None => None,
         };
         if self.syncs() {
-            let report = sync::push(vfs, &self.staging, &mut self.manifest).map_err(|e| anyhow!("sync to the backend failed: {e}"))?;
+            let report = sync::push(vfs, &self.staging, &mut self.manifest)
+                .map_err(|e| anyhow!("sync to the backend failed: {e}"))?;
             report_conflicts(&report);
             if let Some(watcher) = &mut self.watcher {
                 watcher.discard();
@@ -247,7 +274,10 @@ impl ToolBackend for Sessions {
             Some(active) => {
                 let info = &active.info;
                 lines.push(format!("version:  {}", info.version));
-                lines.push(format!("mode:     {}", if info.mode == WorkspaceMode::Sync { "sync (Mode S)" } else { "guest (Mode P)" }));
+                lines.push(format!(
+                    "mode:     {}",
+                    if info.mode == WorkspaceMode::Sync { "sync (Mode S)" } else { "guest (Mode P)" }
+                ));
                 lines.push("state:    ready".into());
             }
             None => {
@@ -281,7 +311,9 @@ impl ToolBackend for Sessions {
         let watcher = self.watcher.take();
         // Each tool run ends with a full pull; reconcile again only if one failed or was skipped.
         let pulled = if self.syncs() && self.needs_pull {
-            sync::pull(vfs, &self.staging, &mut self.manifest, &self.rules).map(|r| report_conflicts(&r)).map_err(|e| anyhow!("final sync failed: {e}"))
+            sync::pull(vfs, &self.staging, &mut self.manifest, &self.rules)
+                .map(|r| report_conflicts(&r))
+                .map_err(|e| anyhow!("final sync failed: {e}"))
         } else {
             Ok(())
         };

@@ -53,7 +53,8 @@ pub fn load(path: &Path) -> Result<Option<SavedState>> {
     if blake3::hash(payload).as_bytes() != &bytes[MAGIC.len() + 4..header] {
         bail!("{} is corrupt (checksum mismatch); {recover}", path.display());
     }
-    let state = postcard::from_bytes(payload).with_context(|| format!("{} is corrupt (cannot decode); {recover}", path.display()))?;
+    let state = postcard::from_bytes(payload)
+        .with_context(|| format!("{} is corrupt (cannot decode); {recover}", path.display()))?;
     Ok(Some(state))
 }
 
@@ -69,7 +70,8 @@ pub struct StateRef<'a> {
 pub fn save(path: &Path, state: &StateRef<'_>) -> Result<()> {
     let payload = postcard::to_allocvec(state).context("cannot encode the workspace")?;
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot create a temp file in {}", dir.display()))?;
+    let mut file = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot create a temp file in {}", dir.display()))?;
     file.write_all(MAGIC)?;
     file.write_all(&FORMAT_VERSION.to_le_bytes())?;
     file.write_all(blake3::hash(&payload).as_bytes())?;
@@ -84,7 +86,8 @@ pub fn save(path: &Path, state: &StateRef<'_>) -> Result<()> {
 
 /// The state file to use: `--state`, then `DEVSHELL_STATE`, then `.devshell-state` here.
 pub fn resolve_path(flag: Option<PathBuf>) -> PathBuf {
-    flag.or_else(|| std::env::var_os("DEVSHELL_STATE").map(PathBuf::from)).unwrap_or_else(|| PathBuf::from(DEFAULT_FILE))
+    flag.or_else(|| std::env::var_os("DEVSHELL_STATE").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_FILE))
 }
 
 #[cfg(test)]

@@ -178,9 +178,21 @@ fn remove_host(path: &Path) -> Result<(), SyncError> {
 }
 
 /// True when the staging file differs from what the manifest recorded (racy files by content).
-fn staging_changed(entry: &Entry, old: Option<&Entry>, manifest: &SyncManifest, vfs: &Vfs, relative: &str, host: &Path) -> bool {
+fn staging_changed(
+    entry: &Entry,
+    old: Option<&Entry>,
+    manifest: &SyncManifest,
+    vfs: &Vfs,
+    relative: &str,
+    host: &Path,
+) -> bool {
     let Some(old) = old else { return true };
-    if entry.kind != old.kind || entry.size != old.size || entry.mtime_ns != old.mtime_ns || entry.ino != old.ino || entry.executable != old.executable {
+    if entry.kind != old.kind
+        || entry.size != old.size
+        || entry.mtime_ns != old.mtime_ns
+        || entry.ino != old.ino
+        || entry.executable != old.executable
+    {
         return true;
     }
     if entry.kind == Kind::File && entry.mtime_ns >= manifest.synced_at_ns {
@@ -242,7 +254,13 @@ pub fn push(vfs: &mut Vfs, staging: &Path, manifest: &mut SyncManifest) -> Resul
 
 /// Store the other side's version next to `path` as `path.conflict-N` (first free N), and make
 /// the staging dir match the workspace again: its version of `path`, plus the kept copy.
-fn keep_conflict(vfs: &mut Vfs, staging: &Path, manifest: &mut SyncManifest, path: &str, theirs: Vec<u8>) -> Result<String, SyncError> {
+fn keep_conflict(
+    vfs: &mut Vfs,
+    staging: &Path,
+    manifest: &mut SyncManifest,
+    path: &str,
+    theirs: Vec<u8>,
+) -> Result<String, SyncError> {
     let kept = (1..).map(|n| format!("{path}.conflict-{n}")).find(|p| !vfs.exists(p)).expect("some free name");
     let kind = NodeKind::File { content: Content::Bytes(Arc::new(theirs)), executable: false };
     vfs.put(&kept, kind, vfs::now_ns()).map_err(|e| io_error(Path::new(&kept), e))?;
@@ -301,7 +319,9 @@ enum Scan {
 pub fn pull(vfs: &mut Vfs, staging: &Path, manifest: &mut SyncManifest, rules: &Rules) -> Result<Report, SyncError> {
     let seen = match walk(staging) {
         Ok(seen) => seen,
-        Err(_) if !staging.exists() && !manifest.entries.is_empty() => return Err(SyncError::RootVanished(staging.into())),
+        Err(_) if !staging.exists() && !manifest.entries.is_empty() => {
+            return Err(SyncError::RootVanished(staging.into()))
+        }
         Err(e) => return Err(e),
     };
     apply(vfs, staging, manifest, rules, Scan::Full(seen))
@@ -309,7 +329,13 @@ pub fn pull(vfs: &mut Vfs, staging: &Path, manifest: &mut SyncManifest, rules: &
 
 /// Pull only `changed` paths (relative, from a watcher). Returns the report and the directories
 /// that appeared, so the caller can watch them too.
-pub fn pull_changed(vfs: &mut Vfs, staging: &Path, manifest: &mut SyncManifest, rules: &Rules, changed: &BTreeSet<String>) -> Result<(Report, Vec<String>), SyncError> {
+pub fn pull_changed(
+    vfs: &mut Vfs,
+    staging: &Path,
+    manifest: &mut SyncManifest,
+    rules: &Rules,
+    changed: &BTreeSet<String>,
+) -> Result<(Report, Vec<String>), SyncError> {
     let mut seen = Vec::new();
     let mut gone = Vec::new();
     let mut new_dirs = Vec::new();
@@ -324,7 +350,8 @@ pub fn pull_changed(vfs: &mut Vfs, staging: &Path, manifest: &mut SyncManifest, 
         match std::fs::symlink_metadata(&host) {
             Ok(meta) => {
                 let entry = entry_of(&meta);
-                if entry.kind == Kind::Dir && !matches!(manifest.entries.get(relative), Some(e) if e.kind == Kind::Dir) {
+                if entry.kind == Kind::Dir && !matches!(manifest.entries.get(relative), Some(e) if e.kind == Kind::Dir)
+                {
                     // A new directory: everything in it is new, and it needs watching.
                     new_dirs.push(relative.clone());
                     for inner in walk(&host)? {
@@ -351,7 +378,13 @@ pub fn synced_dirs(manifest: &SyncManifest) -> impl Iterator<Item = &str> {
 
 /// Plan the whole pull (all reads done), then apply it: an error before the apply leaves the
 /// workspace untouched.
-fn apply(vfs: &mut Vfs, staging: &Path, manifest: &mut SyncManifest, rules: &Rules, scan: Scan) -> Result<Report, SyncError> {
+fn apply(
+    vfs: &mut Vfs,
+    staging: &Path,
+    manifest: &mut SyncManifest,
+    rules: &Rules,
+    scan: Scan,
+) -> Result<Report, SyncError> {
     let (seen, gone, full) = match scan {
         Scan::Full(seen) => {
             // Every path seen is distinct, so if each is known and the counts match, nothing is gone.
@@ -369,7 +402,13 @@ fn apply(vfs: &mut Vfs, staging: &Path, manifest: &mut SyncManifest, rules: &Rul
             let mut all_gone = BTreeSet::new();
             for dir in gone {
                 let prefix = format!("{dir}/");
-                all_gone.extend(manifest.entries.range(prefix.clone()..).take_while(|(k, _)| k.starts_with(&prefix)).map(|(k, _)| k.clone()));
+                all_gone.extend(
+                    manifest
+                        .entries
+                        .range(prefix.clone()..)
+                        .take_while(|(k, _)| k.starts_with(&prefix))
+                        .map(|(k, _)| k.clone()),
+                );
                 all_gone.insert(dir);
             }
             let gone: Vec<String> = all_gone.into_iter().filter(|k| manifest.entries.contains_key(k)).collect();
@@ -395,9 +434,10 @@ fn apply(vfs: &mut Vfs, staging: &Path, manifest: &mut SyncManifest, rules: &Rul
                 let link = std::fs::read_link(&host).map_err(|e| io_error(&host, e))?;
                 NodeKind::Symlink { target: link.to_string_lossy().into_owned() }
             }
-            Kind::File if rules.is_lazy(relative) => {
-                NodeKind::File { content: Content::Host { path: host.clone(), size: entry.size }, executable: entry.executable }
-            }
+            Kind::File if rules.is_lazy(relative) => NodeKind::File {
+                content: Content::Host { path: host.clone(), size: entry.size },
+                executable: entry.executable,
+            },
             Kind::File => {
                 let data = std::fs::read(&host).map_err(|e| io_error(&host, e))?;
                 if workspace_changed {

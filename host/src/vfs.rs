@@ -80,7 +80,10 @@ pub mod sorted_map {
 
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(map: &BTreeMap<K, V>, serializer: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(
+        map: &BTreeMap<K, V>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         serializer.collect_seq(map.iter())
     }
 
@@ -125,7 +128,11 @@ pub fn file_name(path: &str) -> &str {
 }
 
 fn child_prefix(dir: &str) -> String {
-    if dir == "/" { "/".into() } else { format!("{dir}/") }
+    if dir == "/" {
+        "/".into()
+    } else {
+        format!("{dir}/")
+    }
 }
 
 impl Vfs {
@@ -199,18 +206,15 @@ impl Vfs {
     pub fn walk<'a>(&'a self, root: &str) -> impl Iterator<Item = (&'a String, &'a Node)> + 'a {
         let root = root.to_string();
         let prefix = child_prefix(&root);
-        self.nodes
-            .range(root.clone()..)
-            .take_while(move |(p, _)| **p == root || p.starts_with(&prefix))
+        self.nodes.range(root.clone()..).take_while(move |(p, _)| **p == root || p.starts_with(&prefix))
     }
 
     pub fn read(&self, path: &str) -> VfsResult<Vec<u8>> {
         let real = self.follow(path)?;
         match &self.nodes[&real].kind {
             NodeKind::File { content: Content::Bytes(bytes), .. } => Ok(bytes.as_ref().clone()),
-            NodeKind::File { content: Content::Host { path: host, .. }, .. } => {
-                std::fs::read(host).map_err(|e| VfsError::Io(path.into(), format!("cannot read backing file {}: {e}", host.display())))
-            }
+            NodeKind::File { content: Content::Host { path: host, .. }, .. } => std::fs::read(host)
+                .map_err(|e| VfsError::Io(path.into(), format!("cannot read backing file {}: {e}", host.display()))),
             NodeKind::Dir => Err(VfsError::IsADirectory(path.into())),
             NodeKind::Symlink { .. } => unreachable!("follow resolves symlinks"),
         }
@@ -405,7 +409,12 @@ impl Vfs {
     pub fn changes_since(&self, generation: u64, root: &str) -> Changes {
         let under = |p: &str| p == root || root == "/" || p.starts_with(&child_prefix(root));
         Changes {
-            changed: self.nodes.iter().filter(|(p, n)| n.changed > generation && under(p)).map(|(p, _)| p.clone()).collect(),
+            changed: self
+                .nodes
+                .iter()
+                .filter(|(p, n)| n.changed > generation && under(p))
+                .map(|(p, _)| p.clone())
+                .collect(),
             deleted: self
                 .tombstones
                 .iter()
@@ -485,7 +494,8 @@ mod tests {
         let host = dir.path().join("big.bin");
         std::fs::write(&host, b"from disk").unwrap();
         let mut vfs = Vfs::default();
-        vfs.put("/t/big.bin", NodeKind::File { content: Content::Host { path: host, size: 9 }, executable: false }, 1).unwrap();
+        vfs.put("/t/big.bin", NodeKind::File { content: Content::Host { path: host, size: 9 }, executable: false }, 1)
+            .unwrap();
         assert_eq!(vfs.read("/t/big.bin").unwrap(), b"from disk");
     }
 

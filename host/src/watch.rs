@@ -39,7 +39,13 @@ fn mask() -> WatchMask {
 impl Watcher {
     /// Watch `root` and the given directories below it (relative, `/`-separated).
     pub fn new<'a>(root: &Path, dirs: impl IntoIterator<Item = &'a str>) -> std::io::Result<Watcher> {
-        let mut watcher = Watcher { inotify: Inotify::init()?, root: root.to_path_buf(), dirs: HashMap::new(), blind: false, buffer: vec![0; 64 * 1024] };
+        let mut watcher = Watcher {
+            inotify: Inotify::init()?,
+            root: root.to_path_buf(),
+            dirs: HashMap::new(),
+            blind: false,
+            buffer: vec![0; 64 * 1024],
+        };
         watcher.watch("")?;
         for dir in dirs {
             watcher.watch(dir)?;
@@ -94,7 +100,8 @@ impl Watcher {
             for event in events {
                 // A lost event, or a renamed directory (whose watch would now report under its
                 // old name): only a full walk can tell what happened.
-                let dir_moved = event.mask.contains(EventMask::ISDIR) && event.mask.intersects(EventMask::MOVED_FROM | EventMask::MOVED_TO);
+                let dir_moved = event.mask.contains(EventMask::ISDIR)
+                    && event.mask.intersects(EventMask::MOVED_FROM | EventMask::MOVED_TO);
                 if event.mask.intersects(EventMask::Q_OVERFLOW | EventMask::MOVE_SELF) || dir_moved {
                     self.blind = true;
                     continue;
@@ -138,5 +145,6 @@ fn hand_off(fd: i32) {
         let flags = libc::fcntl(fd, libc::F_GETFD);
         libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
     }
-    let _ = Command::new("/bin/sleep").arg("1").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn();
+    let _ =
+        Command::new("/bin/sleep").arg("1").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn();
 }

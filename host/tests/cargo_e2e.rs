@@ -9,7 +9,8 @@ use common::{text, Sandbox};
 fn cargo_new_build_run_test_edit_clean_and_restart() {
     let sandbox = Sandbox::new();
     let run = |script: &str| {
-        let output = sandbox.command(sandbox.path()).args(["-c", script]).env("CARGO_NET_OFFLINE", "true").output().unwrap();
+        let output =
+            sandbox.command(sandbox.path()).args(["-c", script]).env("CARGO_NET_OFFLINE", "true").output().unwrap();
         (output.status.code(), text(&output.stdout), text(&output.stderr))
     };
 

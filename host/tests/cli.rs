@@ -34,7 +34,11 @@ fn plugin_list_and_inspect() {
     let refused = sandbox.run(&["plugin", "inspect", junk.to_str().unwrap()]);
     assert_eq!(refused.status.code(), Some(1));
     let message = text(&refused.stderr);
-    assert!(message.contains("junk.wasm is not a valid devshell backend component") && message.contains("core WebAssembly module"), "{message}");
+    assert!(
+        message.contains("junk.wasm is not a valid devshell backend component")
+            && message.contains("core WebAssembly module"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -45,7 +49,12 @@ fn third_party_plugins_get_nothing_until_granted() {
     let list = text(&sandbox.run(&["plugin", "list"]).stdout);
     assert!(list.contains("granted:  no: nothing granted"), "{list}");
     // Printing needs no capability; writing into the staging dir needs the directory grant.
-    let run = sandbox.run(&["--backend", "ext", "-c", "cargo print:hi write:made=x; echo status=$?; test -e made || echo not-made; echo shell-alive"]);
+    let run = sandbox.run(&[
+        "--backend",
+        "ext",
+        "-c",
+        "cargo print:hi write:made=x; echo status=$?; test -e made || echo not-made; echo shell-alive",
+    ]);
     assert_eq!(text(&run.stdout), "hi\nstatus=1\nnot-made\nshell-alive\n");
     assert!(text(&run.stderr).contains("mock: write:made=x:"), "{}", text(&run.stderr));
 }
@@ -77,10 +86,20 @@ fn backend_choice_and_session_state() {
     let sandbox = Sandbox::new();
     let shown = text(&sandbox.run(&["--backend", "mock", "-c", "backend; cargo print:from-mock; backend"]).stdout);
     assert!(shown.contains("backend:  mock\nmode:     sync (Mode S)\nstate:    not started"), "lazy start: {shown}");
-    assert!(shown.contains("from-mock\nbackend:  mock\nversion:  0.1.0\nmode:     sync (Mode S)\nstate:    ready"), "{shown}");
-    let forced = sandbox.command(sandbox.path()).env("DEVSHELL_VM", "off").env("DEVSHELL_VM_BACKEND", "mock").args(["-c", "backend"]).output().unwrap();
+    assert!(
+        shown.contains("from-mock\nbackend:  mock\nversion:  0.1.0\nmode:     sync (Mode S)\nstate:    ready"),
+        "{shown}"
+    );
+    let forced = sandbox
+        .command(sandbox.path())
+        .env("DEVSHELL_VM", "off")
+        .env("DEVSHELL_VM_BACKEND", "mock")
+        .args(["-c", "backend"])
+        .output()
+        .unwrap();
     assert!(text(&forced.stdout).starts_with("backend:  host-sandbox"), "DEVSHELL_VM=off forces the host sandbox");
-    let auto = sandbox.command(sandbox.path()).env("DEVSHELL_VM_BACKEND", "auto").args(["-c", "backend"]).output().unwrap();
+    let auto =
+        sandbox.command(sandbox.path()).env("DEVSHELL_VM_BACKEND", "auto").args(["-c", "backend"]).output().unwrap();
     assert!(text(&auto.stderr).contains("auto: using host-sandbox"), "auto says which it picked");
 }
 
@@ -103,9 +122,19 @@ fn a_config_grant_with_argv_patterns_is_enforced_and_announced() {
         devshell::plugin::builtin::MOCK_PATH
     );
     std::fs::write(sandbox.path().join("config.toml"), config).unwrap();
-    let run = sandbox.run(&["--backend", "ext", "-c", "cargo write:ok=1 'spawn:echo hello world'; echo $?; cargo 'spawn:echo bye'; echo $?; cat ok"]);
+    let run = sandbox.run(&[
+        "--backend",
+        "ext",
+        "-c",
+        "cargo write:ok=1 'spawn:echo hello world'; echo $?; cargo 'spawn:echo bye'; echo $?; cat ok",
+    ]);
     let (out, err) = (text(&run.stdout), text(&run.stderr));
     assert_eq!(out, "hello world\n0\n1\n1", "stderr: {err}");
     assert!(err.contains("plugin `ext` (mock 0.1.0) asks for programs [], dirs [staging], network false; granted programs [echo hello *], dirs [staging]"), "{err}");
-    assert!(err.contains("devshell: denied: plugin `mock` may spawn `echo` only with arguments matching [hello *], not [bye]"), "{err}");
+    assert!(
+        err.contains(
+            "devshell: denied: plugin `mock` may spawn `echo` only with arguments matching [hello *], not [bye]"
+        ),
+        "{err}"
+    );
 }

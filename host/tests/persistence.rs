@@ -71,14 +71,19 @@ fn starting_inside_a_host_project_changes_nothing_there() {
     std::fs::create_dir_all(project.join("src")).unwrap();
     std::fs::write(project.join("src/main.rs"), "fn main() {}\n").unwrap();
     let before = listing(&project);
-    let run = sandbox.command(&project).args(["-c", "import src /src; echo changed > /src/main.rs; rm -r /src; mkdir /x"]).output().unwrap();
+    let run = sandbox
+        .command(&project)
+        .args(["-c", "import src /src; echo changed > /src/main.rs; rm -r /src; mkdir /x"])
+        .output()
+        .unwrap();
     assert!(run.status.success(), "{}", text(&run.stderr));
     assert_eq!(listing(&project), before);
     assert_eq!(std::fs::read_to_string(project.join("src/main.rs")).unwrap(), "fn main() {}\n");
 }
 
 fn listing(dir: &std::path::Path) -> Vec<String> {
-    let mut names: Vec<String> = walk(dir).into_iter().map(|p| p.strip_prefix(dir).unwrap().display().to_string()).collect();
+    let mut names: Vec<String> =
+        walk(dir).into_iter().map(|p| p.strip_prefix(dir).unwrap().display().to_string()).collect();
     names.sort();
     names
 }

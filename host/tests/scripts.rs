@@ -9,7 +9,11 @@ use std::path::Path;
 #[test]
 fn script_suite() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts");
-    let mut scripts: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "dsh")).collect();
+    let mut scripts: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "dsh"))
+        .collect();
     scripts.sort();
     assert!(scripts.len() >= 8, "the suite went missing: {scripts:?}");
     let mut failures = Vec::new();
@@ -17,7 +21,12 @@ fn script_suite() {
         let name = script.file_name().unwrap().to_str().unwrap();
         let expected = |ext: &str| std::fs::read_to_string(script.with_extension(ext)).unwrap_or_default();
         let sandbox = common::Sandbox::new();
-        let output = sandbox.command(&dir).args(["-f", name, "arg1", "arg two"]).stdin(std::process::Stdio::null()).output().unwrap();
+        let output = sandbox
+            .command(&dir)
+            .args(["-f", name, "arg1", "arg two"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
         let status = output.status.code().unwrap_or(-1).to_string();
         let want_status = expected("status").trim().to_string();
         let want_status = if want_status.is_empty() { "0".to_string() } else { want_status };

@@ -84,14 +84,12 @@ pub fn contract_version(bytes: &[u8]) -> anyhow::Result<String> {
             }
         }
     }
-    exports
-        .iter()
-        .find_map(|name| name.strip_prefix("devshell:backend/session@"))
-        .map(str::to_string)
-        .ok_or_else(|| {
+    exports.iter().find_map(|name| name.strip_prefix("devshell:backend/session@")).map(str::to_string).ok_or_else(
+        || {
             anyhow::anyhow!(
                 "not a devshell backend: it exports no `devshell:backend/session` interface (exports: {})",
                 if exports.is_empty() { "none".to_string() } else { exports.join(", ") }
             )
-        })
+        },
+    )
 }

@@ -12,7 +12,7 @@ pub mod grants;
 pub mod manifest;
 pub mod process;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -186,7 +186,11 @@ impl Runtime {
     }
 
     fn link(&self, component: &Component) -> Result<BackendPre<PluginState>> {
-        let instance_pre = self.linker.instantiate_pre(component).map_err(anyhow::Error::from).context("it asks for imports devshell does not provide")?;
+        let instance_pre = self
+            .linker
+            .instantiate_pre(component)
+            .map_err(anyhow::Error::from)
+            .context("it asks for imports devshell does not provide")?;
         BackendPre::new(instance_pre).map_err(anyhow::Error::from).context("it does not export the `backend` world")
     }
 
@@ -341,10 +345,20 @@ impl host_process::HostChild for PluginState {
     fn close_stdin(&mut self, child: Resource<ChildProcess>) {
         self.child(&child).close_stdin()
     }
-    fn read_stdout(&mut self, child: Resource<ChildProcess>, max: u32, timeout_ms: u64) -> ProcessResult<Option<Vec<u8>>> {
+    fn read_stdout(
+        &mut self,
+        child: Resource<ChildProcess>,
+        max: u32,
+        timeout_ms: u64,
+    ) -> ProcessResult<Option<Vec<u8>>> {
         self.timed(|s| s.child(&child).read_stdout(max, timeout_ms)).map_err(Into::into)
     }
-    fn read_stderr(&mut self, child: Resource<ChildProcess>, max: u32, timeout_ms: u64) -> ProcessResult<Option<Vec<u8>>> {
+    fn read_stderr(
+        &mut self,
+        child: Resource<ChildProcess>,
+        max: u32,
+        timeout_ms: u64,
+    ) -> ProcessResult<Option<Vec<u8>>> {
         self.timed(|s| s.child(&child).read_stderr(max, timeout_ms)).map_err(Into::into)
     }
     fn read_stdout_line(&mut self, child: Resource<ChildProcess>, timeout_ms: u64) -> ProcessResult<Option<String>> {
@@ -410,7 +424,11 @@ impl PluginInstance {
     }
 
     /// Run one call into the plugin under the limits; a trap or timeout poisons the instance.
-    fn call<R>(&mut self, what: &str, f: impl FnOnce(Option<&Backend>, &mut Store<PluginState>) -> wasmtime::Result<R>) -> Result<R, PluginError> {
+    fn call<R>(
+        &mut self,
+        what: &str,
+        f: impl FnOnce(Option<&Backend>, &mut Store<PluginState>) -> wasmtime::Result<R>,
+    ) -> Result<R, PluginError> {
         if let Some(reason) = &self.poisoned {
             return Err(PluginError::Poisoned { plugin: self.name.clone(), reason: reason.clone() });
         }
@@ -430,50 +448,72 @@ impl PluginInstance {
     }
 
     pub fn new_session(&mut self, config: &SessionConfig) -> Result<ResourceAny, PluginError> {
-        self.call("session constructor", |b, store| b.expect("instantiated").devshell_backend_session().session().call_constructor(store, config))
+        self.call("session constructor", |b, store| {
+            b.expect("instantiated").devshell_backend_session().session().call_constructor(store, config)
+        })
     }
 
     pub fn ensure_ready(&mut self, session: ResourceAny) -> Result<(), PluginError> {
-        self.call("ensure-ready", |b, store| b.expect("instantiated").devshell_backend_session().session().call_ensure_ready(store, session))?
-            .map_err(|e| PluginError::Session(session_error_message(&e)))
+        self.call("ensure-ready", |b, store| {
+            b.expect("instantiated").devshell_backend_session().session().call_ensure_ready(store, session)
+        })?
+        .map_err(|e| PluginError::Session(session_error_message(&e)))
     }
 
     pub fn run_tool(&mut self, session: ResourceAny, request: &ToolRequest) -> Result<ToolOutput, PluginError> {
-        self.call("run-tool", |b, store| b.expect("instantiated").devshell_backend_session().session().call_run_tool(store, session, request))?
-            .map_err(|e| PluginError::Session(session_error_message(&e)))
+        self.call("run-tool", |b, store| {
+            b.expect("instantiated").devshell_backend_session().session().call_run_tool(store, session, request)
+        })?
+        .map_err(|e| PluginError::Session(session_error_message(&e)))
     }
 
     pub fn info(&mut self, session: ResourceAny) -> Result<BackendInfo, PluginError> {
-        self.call("info", |b, store| b.expect("instantiated").devshell_backend_session().session().call_info(store, session))
+        self.call("info", |b, store| {
+            b.expect("instantiated").devshell_backend_session().session().call_info(store, session)
+        })
     }
 
     pub fn shutdown(&mut self, session: ResourceAny) -> Result<(), PluginError> {
-        self.call("shutdown", |b, store| b.expect("instantiated").devshell_backend_session().session().call_shutdown(store, session))?
-            .map_err(|e| PluginError::Session(session_error_message(&e)))
+        self.call("shutdown", |b, store| {
+            b.expect("instantiated").devshell_backend_session().session().call_shutdown(store, session)
+        })?
+        .map_err(|e| PluginError::Session(session_error_message(&e)))
     }
 
     pub fn list_dir(&mut self, path: &str) -> Result<Vec<DirEntry>, PluginError> {
-        self.call("list-dir", |b, store| b.expect("instantiated").devshell_backend_guest_fs().call_list_dir(store, path))?.map_err(fs_error)
+        self.call("list-dir", |b, store| {
+            b.expect("instantiated").devshell_backend_guest_fs().call_list_dir(store, path)
+        })?
+        .map_err(fs_error)
     }
 
     pub fn stat(&mut self, path: &str) -> Result<EntryStat, PluginError> {
-        self.call("stat", |b, store| b.expect("instantiated").devshell_backend_guest_fs().call_stat(store, path))?.map_err(fs_error)
+        self.call("stat", |b, store| b.expect("instantiated").devshell_backend_guest_fs().call_stat(store, path))?
+            .map_err(fs_error)
     }
 
     pub fn read_file(&mut self, path: &str) -> Result<Vec<u8>, PluginError> {
-        self.call("read-file", |b, store| b.expect("instantiated").devshell_backend_guest_fs().call_read_file(store, path))?.map_err(fs_error)
+        self.call("read-file", |b, store| {
+            b.expect("instantiated").devshell_backend_guest_fs().call_read_file(store, path)
+        })?
+        .map_err(fs_error)
     }
 
     pub fn write_file(&mut self, path: &str, data: &[u8]) -> Result<(), PluginError> {
-        self.call("write-file", |b, store| b.expect("instantiated").devshell_backend_guest_fs().call_write_file(store, path, data))?.map_err(fs_error)
+        self.call("write-file", |b, store| {
+            b.expect("instantiated").devshell_backend_guest_fs().call_write_file(store, path, data)
+        })?
+        .map_err(fs_error)
     }
 
     pub fn mkdir(&mut self, path: &str) -> Result<(), PluginError> {
-        self.call("mkdir", |b, store| b.expect("instantiated").devshell_backend_guest_fs().call_mkdir(store, path))?.map_err(fs_error)
+        self.call("mkdir", |b, store| b.expect("instantiated").devshell_backend_guest_fs().call_mkdir(store, path))?
+            .map_err(fs_error)
     }
 
     pub fn remove(&mut self, path: &str) -> Result<(), PluginError> {
-        self.call("remove", |b, store| b.expect("instantiated").devshell_backend_guest_fs().call_remove(store, path))?.map_err(fs_error)
+        self.call("remove", |b, store| b.expect("instantiated").devshell_backend_guest_fs().call_remove(store, path))?
+            .map_err(fs_error)
     }
 }
 
@@ -513,12 +553,4 @@ fn fs_error(error: FsError) -> PluginError {
         FsError::Denied(m) => format!("denied: {m}"),
         FsError::Io(m) | FsError::Backend(m) => m,
     })
-}
-
-/// The default compile cache location (`~/.cache/devshell/components`), or `DEVSHELL_CACHE_DIR`.
-pub fn default_cache_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("DEVSHELL_CACHE_DIR") {
-        return Some(Path::new(&dir).join("components"));
-    }
-    directories::ProjectDirs::from("", "", "devshell").map(|d| d.cache_dir().join("components"))
 }

@@ -14,9 +14,27 @@ use std::time::{Duration, Instant};
 
 /// Host environment a child may see; everything else is dropped.
 const ENV_ALLOWLIST: &[&str] = &[
-    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TERM", "COLORTERM", "TZ", "TMPDIR",
-    "CARGO_HOME", "RUSTUP_HOME", "RUSTUP_TOOLCHAIN", "RUSTUP_AUTO_INSTALL", "RUST_BACKTRACE",
-    "CARGO_TERM_COLOR", "NO_COLOR", "CLICOLOR", "SSL_CERT_FILE", "SSL_CERT_DIR",
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "LANG",
+    "LANGUAGE",
+    "TERM",
+    "COLORTERM",
+    "TZ",
+    "TMPDIR",
+    "CARGO_HOME",
+    "RUSTUP_HOME",
+    "RUSTUP_TOOLCHAIN",
+    "RUSTUP_AUTO_INSTALL",
+    "RUST_BACKTRACE",
+    "CARGO_TERM_COLOR",
+    "NO_COLOR",
+    "CLICOLOR",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
 ];
 
 /// Set by SIGINT while devshell waits for a tool that does not own the terminal.

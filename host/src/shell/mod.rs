@@ -91,7 +91,10 @@ enum TargetKind {
     Null,
     Stdout,
     Stderr,
-    File { path: String, append: bool },
+    File {
+        path: String,
+        append: bool,
+    },
     Pipe,
 }
 
@@ -112,7 +115,10 @@ impl Io {
     fn terminal() -> Io {
         Io {
             stdin: None,
-            targets: vec![Target { kind: TargetKind::Stdout, buffer: vec![] }, Target { kind: TargetKind::Stderr, buffer: vec![] }],
+            targets: vec![
+                Target { kind: TargetKind::Stdout, buffer: vec![] },
+                Target { kind: TargetKind::Stderr, buffer: vec![] },
+            ],
             out: 0,
             err: 1,
         }
@@ -148,7 +154,8 @@ impl Io {
 
     /// True when both output streams go to the terminal (a tool may then stream live).
     pub fn is_terminal(&self) -> bool {
-        matches!(self.targets[self.out].kind, TargetKind::Stdout) && matches!(self.targets[self.err].kind, TargetKind::Stderr)
+        matches!(self.targets[self.out].kind, TargetKind::Stdout)
+            && matches!(self.targets[self.err].kind, TargetKind::Stderr)
     }
 }
 
@@ -231,7 +238,11 @@ impl Shell {
             Err(error) => {
                 eprintln!("devshell: {origin}: {error}");
                 self.last_status = 2;
-                if self.errexit { Err(Flow::Exit(2)) } else { Ok(2) }
+                if self.errexit {
+                    Err(Flow::Exit(2))
+                } else {
+                    Ok(2)
+                }
             }
         }
     }
@@ -382,7 +393,11 @@ impl Shell {
                 }
                 RedirectKind::Out | RedirectKind::Append | RedirectKind::Err | RedirectKind::ErrAppend => {
                     let append = matches!(redirect.kind, RedirectKind::Append | RedirectKind::ErrAppend);
-                    let kind = if path == DEV_NULL { TargetKind::Null } else { TargetKind::File { path: path.clone(), append } };
+                    let kind = if path == DEV_NULL {
+                        TargetKind::Null
+                    } else {
+                        TargetKind::File { path: path.clone(), append }
+                    };
                     if path != DEV_NULL {
                         if self.vfs.is_dir(&path) {
                             return Err(format!("{path}: Is a directory"));
@@ -422,7 +437,8 @@ impl Shell {
         let name = argv[0].as_str();
         if let Some(builtin) = builtins::find(name) {
             // `NAME=value builtin`: visible to the builtin only.
-            let saved: Vec<(String, Option<String>)> = assigned.iter().map(|(k, _)| (k.clone(), self.vars.get(k).cloned())).collect();
+            let saved: Vec<(String, Option<String>)> =
+                assigned.iter().map(|(k, _)| (k.clone(), self.vars.get(k).cloned())).collect();
             for (k, v) in &assigned {
                 self.set_var(k, v.clone());
             }

@@ -151,7 +151,9 @@ fn tokenize(source: &str) -> Result<Vec<(Token, usize)>, SyntaxError> {
                 // An empty '' still makes a (empty) word.
                 word.0.push(Part::Lit { text: String::new(), quoted: true });
                 loop {
-                    let ch = *chars.get(i).ok_or(SyntaxError { line: start_line, message: "unterminated single quote".into() })?;
+                    let ch = *chars
+                        .get(i)
+                        .ok_or(SyntaxError { line: start_line, message: "unterminated single quote".into() })?;
                     i += 1;
                     if ch == '\'' {
                         break;
@@ -168,7 +170,9 @@ fn tokenize(source: &str) -> Result<Vec<(Token, usize)>, SyntaxError> {
                 i += 1;
                 word.0.push(Part::Lit { text: String::new(), quoted: true });
                 loop {
-                    let ch = *chars.get(i).ok_or(SyntaxError { line: start_line, message: "unterminated double quote".into() })?;
+                    let ch = *chars
+                        .get(i)
+                        .ok_or(SyntaxError { line: start_line, message: "unterminated double quote".into() })?;
                     match ch {
                         '"' => {
                             i += 1;
@@ -199,15 +203,18 @@ fn tokenize(source: &str) -> Result<Vec<(Token, usize)>, SyntaxError> {
             }
             _ => {
                 let rest: String = chars[i..chars.len().min(i + 4)].iter().collect();
-                let operator = OPERATORS.iter().find(|op| {
-                    rest.starts_with(*op) && (!op.starts_with('2') || !in_word)
-                });
+                let operator = OPERATORS.iter().find(|op| rest.starts_with(*op) && (!op.starts_with('2') || !in_word));
                 if let Some(op) = operator {
                     finish(&mut word, &mut in_word, &mut tokens, line);
                     tokens.push((Token::Op(op), line));
                     i += op.chars().count();
                 } else if c == '&' || c == '(' || c == ')' || c == '`' {
-                    return Err(SyntaxError { line, message: format!("`{c}` is not supported (no background jobs, subshells or command substitution)") });
+                    return Err(SyntaxError {
+                        line,
+                        message: format!(
+                            "`{c}` is not supported (no background jobs, subshells or command substitution)"
+                        ),
+                    });
                 } else {
                     push_lit(&mut word, c, false);
                     in_word = true;
@@ -225,9 +232,13 @@ fn parse_dollar(chars: &[char], i: usize, word: &mut Word, quoted: bool, line: u
     let next = chars.get(i + 1).copied();
     let (name, end) = match next {
         Some('{') => {
-            let close = chars[i + 2..].iter().position(|&c| c == '}').ok_or(SyntaxError { line, message: "missing `}` after `${`".into() })?;
+            let close = chars[i + 2..]
+                .iter()
+                .position(|&c| c == '}')
+                .ok_or(SyntaxError { line, message: "missing `}` after `${`".into() })?;
             let name: String = chars[i + 2..i + 2 + close].iter().collect();
-            if !is_name(&name) && !matches!(name.as_str(), "?" | "#" | "@") && !name.chars().all(|c| c.is_ascii_digit()) {
+            if !is_name(&name) && !matches!(name.as_str(), "?" | "#" | "@") && !name.chars().all(|c| c.is_ascii_digit())
+            {
                 return Err(SyntaxError { line, message: format!("bad substitution `${{{name}}}`") });
             }
             (name, i + 3 + close)
@@ -248,7 +259,8 @@ fn parse_dollar(chars: &[char], i: usize, word: &mut Word, quoted: bool, line: u
 
 pub fn is_name(s: &str) -> bool {
     let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic()) && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
+    matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
+        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
 }
 
 /// Parse a whole unit (a script file, a `-c` string, one REPL entry).
@@ -266,7 +278,11 @@ pub fn parse(source: &str) -> Result<Script, SyntaxError> {
 /// True when `source` fails only because a construct is still open (the REPL then reads on).
 pub fn is_incomplete(source: &str) -> bool {
     match parse(source) {
-        Err(e) => e.message.contains("end of input") || e.message.starts_with("unterminated") || source.trim_end().ends_with('\\'),
+        Err(e) => {
+            e.message.contains("end of input")
+                || e.message.starts_with("unterminated")
+                || source.trim_end().ends_with('\\')
+        }
         Ok(_) => false,
     }
 }
@@ -337,7 +353,10 @@ impl Parser {
                     let expected = match terminators {
                         [] => "a command".to_string(),
                         [one] => format!("`{one}`"),
-                        [init @ .., last] => format!("{} or `{last}`", init.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")),
+                        [init @ .., last] => format!(
+                            "{} or `{last}`",
+                            init.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")
+                        ),
                     };
                     return self.error(&expected);
                 }
@@ -612,7 +631,9 @@ mod tests {
 
     #[test]
     fn dollar_forms() {
-        let Command::Simple { words, .. } = &parse("echo $A ${B}c $? $# $@ $1 $ x").unwrap()[0].first[0] else { panic!() };
+        let Command::Simple { words, .. } = &parse("echo $A ${B}c $? $# $@ $1 $ x").unwrap()[0].first[0] else {
+            panic!()
+        };
         assert_eq!(words[1].0, vec![Part::Var { name: "A".into(), quoted: false }]);
         assert_eq!(words[2].0, vec![Part::Var { name: "B".into(), quoted: false }, lit("c")]);
         assert_eq!(words[7].0, vec![lit("$")]);

@@ -43,8 +43,12 @@ impl exports::devshell::backend::session::GuestSession for Session {
         }
         match std::fs::metadata(&self.config.staging_dir) {
             Ok(meta) if meta.is_dir() => Ok(()),
-            Ok(_) => Err(SessionError::Unavailable(format!("staging dir {} is not a directory", self.config.staging_dir))),
-            Err(e) => Err(SessionError::Unavailable(format!("staging dir {} is not reachable: {e}", self.config.staging_dir))),
+            Ok(_) => {
+                Err(SessionError::Unavailable(format!("staging dir {} is not a directory", self.config.staging_dir)))
+            }
+            Err(e) => {
+                Err(SessionError::Unavailable(format!("staging dir {} is not reachable: {e}", self.config.staging_dir)))
+            }
         }
     }
 

@@ -21,11 +21,11 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-use devshell::backend::host_process::{self, Command, Stdio};
 use devshell::backend::host_log;
+use devshell::backend::host_process::{self, Command, Stdio};
 use devshell::backend::types::{
-    BackendInfo, DirEntry, EntryKind, EntryStat, ExitStatus, FsError, SessionConfig, SessionError,
-    ToolOutput, ToolRequest, WorkspaceMode,
+    BackendInfo, DirEntry, EntryKind, EntryStat, ExitStatus, FsError, SessionConfig, SessionError, ToolOutput,
+    ToolRequest, WorkspaceMode,
 };
 use devshell_plugin_kit::confine_to_mount;
 
@@ -86,8 +86,12 @@ impl GuestTree {
 
     fn stat(&self, path: &str) -> Result<EntryStat, FsError> {
         match self.nodes.get(path) {
-            Some(Node::Dir { mtime }) => Ok(EntryStat { kind: EntryKind::Directory, size: 0, mtime_ns: *mtime, executable: true }),
-            Some(Node::File { data, mtime }) => Ok(EntryStat { kind: EntryKind::File, size: data.len() as u64, mtime_ns: *mtime, executable: false }),
+            Some(Node::Dir { mtime }) => {
+                Ok(EntryStat { kind: EntryKind::Directory, size: 0, mtime_ns: *mtime, executable: true })
+            }
+            Some(Node::File { data, mtime }) => {
+                Ok(EntryStat { kind: EntryKind::File, size: data.len() as u64, mtime_ns: *mtime, executable: false })
+            }
             None => Err(FsError::NotFound(path.into())),
         }
     }
@@ -308,7 +312,11 @@ impl ScriptRun<'_> {
         }
         let root = if self.is_sync() { &self.session.config.staging_dir } else { &self.session.config.guest_mount };
         let cwd = &self.request.cwd;
-        if cwd.is_empty() { format!("{root}/{path}") } else { format!("{root}/{cwd}/{path}") }
+        if cwd.is_empty() {
+            format!("{root}/{path}")
+        } else {
+            format!("{root}/{cwd}/{path}")
+        }
     }
 
     fn write(&self, path: &str, data: &[u8]) -> Result<(), String> {

@@ -46,7 +46,13 @@ impl exports::devshell::backend::session::GuestSession for Session {
         }
     }
     fn info(&self) -> BackendInfo {
-        BackendInfo { name: "faulty".into(), version: "0.1.0".into(), mode: self.0.mode, guest_mount: self.0.guest_mount.clone(), syncs: false }
+        BackendInfo {
+            name: "faulty".into(),
+            version: "0.1.0".into(),
+            mode: self.0.mode,
+            guest_mount: self.0.guest_mount.clone(),
+            syncs: false,
+        }
     }
     fn shutdown(&self) -> Result<(), SessionError> {
         Ok(())
@@ -58,12 +64,24 @@ fn refused<T>() -> Result<T, FsError> {
 }
 
 impl exports::devshell::backend::guest_fs::Guest for Faulty {
-    fn list_dir(_: String) -> Result<Vec<DirEntry>, FsError> { refused() }
-    fn stat(_: String) -> Result<EntryStat, FsError> { refused() }
-    fn read_file(_: String) -> Result<Vec<u8>, FsError> { refused() }
-    fn write_file(_: String, _: Vec<u8>) -> Result<(), FsError> { refused() }
-    fn mkdir(_: String) -> Result<(), FsError> { refused() }
-    fn remove(_: String) -> Result<(), FsError> { refused() }
+    fn list_dir(_: String) -> Result<Vec<DirEntry>, FsError> {
+        refused()
+    }
+    fn stat(_: String) -> Result<EntryStat, FsError> {
+        refused()
+    }
+    fn read_file(_: String) -> Result<Vec<u8>, FsError> {
+        refused()
+    }
+    fn write_file(_: String, _: Vec<u8>) -> Result<(), FsError> {
+        refused()
+    }
+    fn mkdir(_: String) -> Result<(), FsError> {
+        refused()
+    }
+    fn remove(_: String) -> Result<(), FsError> {
+        refused()
+    }
 }
 
 export!(Faulty);
