@@ -272,14 +272,10 @@ fn sync_overhead() {
         });
         let find =
             time(runs, || run_quiet(Command::new("find").arg(&staging).args(["-type", "f", "-printf", "%s %T@\n"])));
-        row(&format!("{count:>7} files: tool run, watched (steady)"), ours, "rsync -a no-op", rsync);
-        row(&format!("{count:>7} files: tool run, watched (steady)"), ours, "find -printf walk-and-stat floor", find);
-        row(
-            &format!("{count:>7} files: first run in a process (walk)"),
-            first,
-            "find -printf walk-and-stat floor",
-            find,
-        );
+        for (what, figure) in [("tool run, watched (steady)", ours), ("first run in a process (walk)", first)] {
+            row(&format!("{count:>7} files: {what}"), figure, "rsync -a no-op", rsync);
+            row(&format!("{count:>7} files: {what}"), figure, "find -printf walk-and-stat floor", find);
+        }
     }
 }
 
