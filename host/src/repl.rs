@@ -17,6 +17,8 @@ struct ShellHelper {
     commands: Vec<String>,
     /// Every workspace path with a trailing `/` on directories.
     paths: Vec<String>,
+    /// The workspace generation `paths` was taken at: rebuilt only after a change.
+    paths_generation: Option<u64>,
     cwd: String,
 }
 
@@ -64,16 +66,23 @@ fn prompt(shell: &Shell) -> String {
 }
 
 fn refresh(helper: &mut ShellHelper, shell: &Shell) {
-    helper.commands = crate::builtins::names().map(String::from).chain(shell.backend.routed()).collect();
-    helper.commands.sort();
-    helper.commands.dedup();
-    helper.paths = shell
-        .vfs
-        .walk("/")
-        .skip(1)
-        .map(|(p, n)| if matches!(n.kind, NodeKind::Dir) { format!("{p}/") } else { p.clone() })
-        .collect();
-    helper.cwd = shell.cwd.clone();
+    if helper.commands.is_empty() {
+        helper.commands = crate::builtins::names().map(String::from).chain(shell.backend.routed()).collect();
+        helper.commands.sort();
+        helper.commands.dedup();
+    }
+    // A prompt after a command that changed nothing must not re-list a large workspace.
+    let generation = shell.vfs.generation();
+    if helper.paths_generation != Some(generation) {
+        helper.paths = shell
+            .vfs
+            .walk("/")
+            .skip(1)
+            .map(|(p, n)| if matches!(n.kind, NodeKind::Dir) { format!("{p}/") } else { p.clone() })
+            .collect();
+        helper.paths_generation = Some(generation);
+    }
+    helper.cwd.clone_from(&shell.cwd);
 }
 
 /// Run the REPL until `exit` or Ctrl-D; returns the exit status.

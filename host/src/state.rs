@@ -70,7 +70,11 @@ pub struct StateRef<'a> {
 pub fn save(path: &Path, state: &StateRef<'_>) -> Result<()> {
     let payload = postcard::to_allocvec(state).context("cannot encode the workspace")?;
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(dir)
+    // A recognisable name: a write killed midway leaves `.devshell-state.tmp…`, not an anonymous
+    // `.tmp…`, in the user's directory.
+    let mut file = tempfile::Builder::new()
+        .prefix(".devshell-state.tmp")
+        .tempfile_in(dir)
         .with_context(|| format!("cannot create a temp file in {}", dir.display()))?;
     file.write_all(MAGIC)?;
     file.write_all(&FORMAT_VERSION.to_le_bytes())?;

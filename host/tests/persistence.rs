@@ -62,6 +62,11 @@ fn kill_during_save_leaves_the_old_or_the_new_state() {
         let marker = text(&check.stdout);
         assert!(marker == "marker\n" || marker.starts_with("round"), "round {round}: {marker}");
     }
+    // A save cut short may leave its temp file, but under a name that says whose it is.
+    for entry in std::fs::read_dir(sandbox.path()).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.starts_with(".tmp"), "anonymous temp file {name} left beside the state");
+    }
 }
 
 #[test]
