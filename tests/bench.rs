@@ -156,9 +156,20 @@ fn cargo_through_devshell(binary: &Path) {
     println!("cargo through devshell (host-sandbox backend)");
     let home = tempfile::tempdir().unwrap();
     run_quiet(isolated(binary, home.path()).args(["-c", "cargo --version"])); // warm the compile cache
-    let ours = time(15, || run_quiet(isolated(binary, home.path()).args(["-c", "cargo --version"])));
-    let direct = time(15, || run_quiet(Command::new("cargo").arg("--version")));
+    let ours = time(21, || run_quiet(isolated(binary, home.path()).args(["-c", "cargo --version"])));
+    let direct = time(21, || run_quiet(Command::new("cargo").arg("--version")));
     row("(a) cargo --version", ours, "cargo --version directly", direct);
+    // The same without the rustup shortcut, and against the toolchain's own binary: what the
+    // shortcut saves, and what devshell itself costs.
+    let proxied = time(21, || {
+        run_quiet(isolated(binary, home.path()).env("DEVSHELL_RUSTUP_SHORTCUT", "0").args(["-c", "cargo --version"]))
+    });
+    row("    same, DEVSHELL_RUSTUP_SHORTCUT=0", proxied, "cargo --version directly", direct);
+    let toolchain_cargo =
+        String::from_utf8(Command::new("rustup").args(["which", "cargo"]).output().expect("rustup which cargo").stdout)
+            .unwrap();
+    let unproxied = time(21, || run_quiet(Command::new(toolchain_cargo.trim()).arg("--version")));
+    row("    devshell's own share", ours, "toolchain cargo --version, no proxy", unproxied);
 
     let host = tempfile::tempdir().unwrap();
     project_with_big_target(host.path(), 10_000);

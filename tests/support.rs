@@ -62,6 +62,7 @@ pub fn mock_settings(cache: &Path) -> devshell::config::Settings {
         lazy_names: vec!["target".into()],
         call_timeout: std::time::Duration::from_secs(30),
         memory_bytes: 256 << 20,
+        rustup_shortcut: true,
         plugins: Default::default(),
         cache_dir: Some(cache.to_path_buf()),
     }

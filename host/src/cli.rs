@@ -19,7 +19,8 @@ use crate::{config, state};
     about = "A development shell for Rust projects: an in-memory workspace, with cargo, rustup and rustc run in a sandboxed execution backend",
     after_help = "With no -c, -f or SCRIPT, reads commands from the terminal (a REPL) or, when stdin is not a terminal, from stdin.\n\
 Environment: DEVSHELL_VM_BACKEND (host|auto|mock|…), DEVSHELL_VM=off, DEVSHELL_VM_WORKSPACE_MODE (sync|guest), DEVSHELL_VM_EAGER, \
-DEVSHELL_VM_EXEC_TIMEOUT_MS, DEVSHELL_STATE, DEVSHELL_CONFIG, DEVSHELL_CACHE_DIR, DEVSHELL_LOG (e.g. debug).",
+DEVSHELL_VM_EXEC_TIMEOUT_MS, DEVSHELL_STATE, DEVSHELL_CONFIG, DEVSHELL_CACHE_DIR, \
+DEVSHELL_RUSTUP_SHORTCUT=0 (always go through the rustup proxy), DEVSHELL_LOG (e.g. debug).",
     args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
@@ -83,8 +84,14 @@ pub fn main() -> i32 {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("DEVSHELL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    // Colours only on a terminal: a log redirected to a file stays plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(ansi)
+        .try_init();
 }
 
 /// A persistent staging dir per workspace (keyed by the state file's absolute path) under the

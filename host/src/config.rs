@@ -19,6 +19,7 @@ pub const ENV_WORKSPACE_MODE: &str = "DEVSHELL_VM_WORKSPACE_MODE";
 pub const ENV_EAGER: &str = "DEVSHELL_VM_EAGER";
 pub const ENV_EXEC_TIMEOUT_MS: &str = "DEVSHELL_VM_EXEC_TIMEOUT_MS";
 pub const ENV_GUEST_WORKSPACE: &str = "DEVSHELL_VM_GUEST_WORKSPACE";
+pub const ENV_RUSTUP_SHORTCUT: &str = "DEVSHELL_RUSTUP_SHORTCUT";
 
 /// The config file (`~/.config/devshell/config.toml`, or `DEVSHELL_CONFIG`).
 #[derive(Debug, Default, Deserialize)]
@@ -34,6 +35,8 @@ pub struct FileConfig {
     pub exec_timeout_ms: Option<u64>,
     pub plugin_call_timeout_ms: Option<u64>,
     pub plugin_memory_mb: Option<usize>,
+    /// Run a rustup proxy's default-toolchain binary directly (default: true).
+    pub rustup_shortcut: Option<bool>,
     /// Third-party backends: `[plugins.NAME] path = "…", grant = { programs = […], dirs = […] }`.
     #[serde(default)]
     pub plugins: BTreeMap<String, PluginConfig>,
@@ -61,6 +64,7 @@ pub struct Settings {
     pub lazy_names: Vec<String>,
     pub call_timeout: Duration,
     pub memory_bytes: usize,
+    pub rustup_shortcut: bool,
     pub plugins: BTreeMap<String, PluginConfig>,
     /// Where compiled components are cached (`None`: no cache).
     pub cache_dir: Option<PathBuf>,
@@ -147,6 +151,10 @@ pub fn resolve(file: FileConfig, backend_flag: Option<String>) -> Result<Setting
         })?,
         None => file.exec_timeout_ms.unwrap_or(0),
     };
+    let rustup_shortcut = match env(ENV_RUSTUP_SHORTCUT) {
+        Some(value) => truthy(ENV_RUSTUP_SHORTCUT, &value)?,
+        None => file.rustup_shortcut.unwrap_or(true),
+    };
     let guest_mount = env(ENV_GUEST_WORKSPACE).unwrap_or_else(|| "/workspace".into());
     if !guest_mount.starts_with('/') {
         bail!(
@@ -165,6 +173,7 @@ pub fn resolve(file: FileConfig, backend_flag: Option<String>) -> Result<Setting
         lazy_names: file.lazy.clone().unwrap_or_else(|| vec!["target".into()]),
         call_timeout: Duration::from_millis(file.plugin_call_timeout_ms.unwrap_or(10_000)),
         memory_bytes: file.plugin_memory_mb.unwrap_or(256) << 20,
+        rustup_shortcut,
         plugins: file.plugins,
         cache_dir: cache_base().map(|base| base.join("components")),
     })

@@ -133,7 +133,8 @@ impl Sessions {
         std::fs::create_dir_all(&self.staging)
             .with_context(|| format!("cannot create staging dir {}", self.staging.display()))?;
         if self.runtime.is_none() {
-            self.runtime = Some(Runtime::new(CompileCache::new(self.settings.cache_dir.clone()))?);
+            let runtime = Runtime::new(CompileCache::new(self.settings.cache_dir.clone()))?;
+            self.runtime = Some(runtime.with_rustup_shortcut(self.settings.rustup_shortcut));
         }
         let runtime = self.runtime.as_ref().expect("just created");
         let loaded = runtime.load(&self.source()?)?;
@@ -293,6 +294,14 @@ impl ToolBackend for Sessions {
             lines.push(format!("staging:  {}", self.staging.display()));
         }
         lines.push(format!("routed:   {}", self.settings.routed.join(" ")));
+        lines.push(format!(
+            "rustup:   {}",
+            if self.settings.rustup_shortcut {
+                "default toolchain run directly (DEVSHELL_RUSTUP_SHORTCUT=0 to always go through the proxy)"
+            } else {
+                "every call goes through the rustup proxy"
+            }
+        ));
         lines
     }
 

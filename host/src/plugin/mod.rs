@@ -11,6 +11,7 @@ pub mod cache;
 pub mod grants;
 pub mod manifest;
 pub mod process;
+pub mod rustup;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -132,6 +133,7 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<PluginState>,
     cache: CompileCache,
+    rustup_shortcut: bool,
 }
 
 /// A compiled, version-checked plugin, ready to instantiate.
@@ -157,7 +159,13 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         Backend::add_to_linker::<PluginState, wasmtime::component::HasSelf<PluginState>>(&mut linker, |s| s)?;
-        Ok(Runtime { engine, linker, cache })
+        Ok(Runtime { engine, linker, cache, rustup_shortcut: true })
+    }
+
+    /// Whether granted rustup proxies run their toolchain binary directly (see [`rustup`]).
+    pub fn with_rustup_shortcut(mut self, enabled: bool) -> Runtime {
+        self.rustup_shortcut = enabled;
+        self
     }
 
     pub fn cache(&self) -> &CompileCache {
@@ -216,6 +224,7 @@ impl Runtime {
             call_started: Instant::now(),
             host_time: Duration::ZERO,
             call_timeout: limits.call_timeout,
+            rustup_shortcut: self.rustup_shortcut,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -248,6 +257,7 @@ pub struct PluginState {
     call_started: Instant,
     host_time: Duration,
     call_timeout: Duration,
+    rustup_shortcut: bool,
 }
 
 impl WasiView for PluginState {
@@ -282,11 +292,17 @@ impl PluginState {
             None => granter.default_dir(),
         }
         .map_err(denied)?;
+        let shortcut = self.rustup_shortcut.then(|| rustup::shortcut(&program, &cmd.args, &cwd, &cmd.env)).flatten();
+        let (program, host_env) = match shortcut {
+            Some(shortcut) => (shortcut.program, shortcut.env),
+            None => (program, Vec::new()),
+        };
         ChildProcess::spawn(SpawnRequest {
             program,
             args: cmd.args,
             cwd,
             env: cmd.env,
+            host_env,
             stdin: cmd.stdin.into(),
             stdout: cmd.stdout.into(),
             stderr: cmd.stderr.into(),

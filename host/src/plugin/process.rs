@@ -62,7 +62,10 @@ pub struct SpawnRequest {
     pub program: std::path::PathBuf,
     pub args: Vec<String>,
     pub cwd: std::path::PathBuf,
+    /// Asked for by the plugin; checked.
     pub env: Vec<(String, String)>,
+    /// Set by the host itself after `env` (the rustup shortcut's variables); not checked.
+    pub host_env: Vec<(String, String)>,
     pub stdin: StdioMode,
     pub stdout: StdioMode,
     pub stderr: StdioMode,
@@ -194,7 +197,7 @@ impl ChildProcess {
                 command.env(key, value);
             }
         }
-        command.envs(request.env.iter().map(|(k, v)| (k, v)));
+        command.envs(request.env.iter().chain(&request.host_env).map(|(k, v)| (k, v)));
         command.stdin(request.stdin).stdout(request.stdout).stderr(request.stderr);
         // Its own process group, so a kill reaches everything it starts. (Via posix_spawn when
         // possible: forking a process of wasmtime's size costs about a millisecond.)
