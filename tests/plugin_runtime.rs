@@ -206,7 +206,11 @@ fn compile_cache_hits_and_rebuilds_corrupt_artifacts() {
     assert_eq!(runtime(cache.path()).load(&source).unwrap().load_path, LoadPath::Compiled);
     assert_eq!(runtime(cache.path()).load(&source).unwrap().load_path, LoadPath::Cached);
 
-    let artifact = std::fs::read_dir(cache.path()).unwrap().next().unwrap().unwrap().path();
+    let artifact = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.extension().is_some_and(|e| e == "cwasm"))
+        .expect("an artifact in the cache");
     let mut bytes = std::fs::read(&artifact).unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0xff;
@@ -221,6 +225,14 @@ fn compile_cache_hits_and_rebuilds_corrupt_artifacts() {
 
     std::fs::write(&artifact, b"DSHCWASM-truncated").unwrap();
     assert_eq!(runtime(cache.path()).load(&source).unwrap().load_path, LoadPath::Rebuilt);
+
+    // The checksum beside it is no more trusted than the artifact.
+    let checksum = artifact.with_extension("cwasm.b3");
+    std::fs::remove_file(&checksum).unwrap();
+    assert_eq!(runtime(cache.path()).load(&source).unwrap().load_path, LoadPath::Rebuilt);
+    std::fs::write(&checksum, b"DSHCWASM0123456789abcdef0123456789abcdef").unwrap();
+    assert_eq!(runtime(cache.path()).load(&source).unwrap().load_path, LoadPath::Rebuilt);
+    assert_eq!(runtime(cache.path()).load(&source).unwrap().load_path, LoadPath::Cached);
 }
 
 #[test]

@@ -2,10 +2,12 @@
 //! a component pays for Cranelift.
 //!
 //! Key: the component's BLAKE3 hash and the engine's compatibility hash (wasmtime version and
-//! every setting that changes generated code). The file is treated as untrusted: it carries a
-//! BLAKE3 checksum of its own contents, and any mismatch, truncation or failed deserialize
-//! recompiles and rewrites it. Writes are atomic (temp file + rename), so a crash mid-write leaves
-//! either the old artifact or none.
+//! every setting that changes generated code). The artifact is treated as untrusted: its BLAKE3
+//! checksum sits beside it (`NAME.cwasm.b3`), and any mismatch, truncation or failed deserialize
+//! recompiles and rewrites both. The artifact itself stays a plain wasmtime file so that it can
+//! be mapped straight from disk (`deserialize_file`) instead of copied into fresh memory, which
+//! was most of a cached load. Writes are atomic (temp file + rename), so a crash mid-write leaves
+//! the old files or a mismatch, and a mismatch only costs a recompile.
 
 use std::hash::{Hash, Hasher};
 use std::io::Write;
@@ -52,19 +54,25 @@ impl CompileCache {
         let Some(path) = self.artifact_path(engine, component) else {
             return Ok((Component::new(engine, component)?, LoadPath::Compiled));
         };
+        let checksum_path = checksum_path(&path);
         let existed = path.exists();
         if existed {
-            match read_verified(&path).and_then(|code| {
-                // SAFETY: the bytes were produced by `precompile_component` of an engine with the
-                // same compatibility hash and pass their checksum; wasmtime checks its own header.
-                unsafe { Component::deserialize(engine, code) }.map_err(anyhow::Error::from)
+            match verify(&path, &checksum_path).and_then(|()| {
+                // SAFETY: the file was produced by `precompile_component` of an engine with the
+                // same compatibility hash and matches its checksum; wasmtime checks its own header.
+                unsafe { Component::deserialize_file(engine, &path) }.map_err(anyhow::Error::from)
             }) {
                 Ok(loaded) => return Ok((loaded, LoadPath::Cached)),
                 Err(e) => tracing::warn!("compile cache entry {} is unusable ({e:#}); rebuilding", path.display()),
             }
         }
         let code = engine.precompile_component(component)?;
-        if let Err(e) = write_atomic(&path, &code) {
+        let written = write_atomic(&path, &code).and_then(|()| {
+            let mut checksum = MAGIC.to_vec();
+            checksum.extend_from_slice(blake3::hash(&code).as_bytes());
+            write_atomic(&checksum_path, &checksum)
+        });
+        if let Err(e) = written {
             tracing::warn!("cannot write compile cache entry {}: {e:#}", path.display());
         }
         let loaded = unsafe { Component::deserialize(engine, &code)? };
@@ -72,23 +80,25 @@ impl CompileCache {
     }
 }
 
-fn read_verified(path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path)?;
-    let body_start = MAGIC.len() + 32;
-    anyhow::ensure!(bytes.len() > body_start && &bytes[..MAGIC.len()] == MAGIC, "bad header");
-    let expected = &bytes[MAGIC.len()..body_start];
-    let body = &bytes[body_start..];
-    anyhow::ensure!(blake3::hash(body).as_bytes() == expected, "checksum mismatch");
-    Ok(body.to_vec())
+fn checksum_path(artifact: &Path) -> PathBuf {
+    let mut name = artifact.as_os_str().to_owned();
+    name.push(".b3");
+    PathBuf::from(name)
 }
 
-fn write_atomic(path: &Path, code: &[u8]) -> Result<()> {
+fn verify(artifact: &Path, checksum_path: &Path) -> Result<()> {
+    let checksum = std::fs::read(checksum_path).context("no checksum")?;
+    anyhow::ensure!(checksum.len() == MAGIC.len() + 32 && &checksum[..MAGIC.len()] == MAGIC, "bad checksum file");
+    let bytes = std::fs::read(artifact)?;
+    anyhow::ensure!(blake3::hash(&bytes).as_bytes() == &checksum[MAGIC.len()..], "checksum mismatch");
+    Ok(())
+}
+
+fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
     let dir = path.parent().context("cache path has no parent")?;
     std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
     let mut file = tempfile::NamedTempFile::new_in(dir)?;
-    file.write_all(MAGIC)?;
-    file.write_all(blake3::hash(code).as_bytes())?;
-    file.write_all(code)?;
+    file.write_all(contents)?;
     file.as_file().sync_all()?;
     file.persist(path)?;
     Ok(())
