@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -280,32 +280,120 @@ struct Seen {
     entry: Entry,
 }
 
+/// Walk threads at most; the walk is mostly `statx` calls, which scale with cores.
+const MAX_WALKERS: usize = 4;
+
+/// Directories waiting to be listed, shared by the walk threads.
+struct WalkQueue {
+    state: Mutex<WalkState>,
+    changed: Condvar,
+}
+
+struct WalkState {
+    pending: Vec<(PathBuf, String)>,
+    /// Threads listing a directory right now (which may add more).
+    busy: usize,
+    failed: bool,
+}
+
+/// Every path under `staging`, in no particular order. Lists directories on up to
+/// [`MAX_WALKERS`] threads, starting the extra ones only once there are two directories to list
+/// at the same time, so a small tree costs no thread start.
 fn walk(staging: &Path) -> Result<Vec<Seen>, SyncError> {
-    let mut seen = Vec::new();
-    let mut stack = vec![(staging.to_path_buf(), String::new())];
-    while let Some((dir, prefix)) = stack.pop() {
-        let reader = std::fs::read_dir(&dir).map_err(|e| io_error(&dir, e))?;
-        for item in reader {
-            let item = item.map_err(|e| io_error(&dir, e))?;
-            let name = item.file_name().to_string_lossy().into_owned();
-            let relative = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
-            // Like lstat, relative to the open directory: a symlink is recorded as itself, never
-            // followed, and the full path is not resolved again for every entry.
-            let meta = item.metadata().map_err(|e| io_error(&item.path(), e))?;
-            let entry = entry_of(&meta);
-            if entry.kind == Kind::Dir {
-                stack.push((item.path(), relative.clone()));
+    let queue = WalkQueue {
+        state: Mutex::new(WalkState { pending: vec![(staging.to_path_buf(), String::new())], busy: 0, failed: false }),
+        changed: Condvar::new(),
+    };
+    let walkers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_WALKERS);
+    std::thread::scope(|scope| {
+        let mut helpers = Vec::new();
+        let mut start_helpers = |state: &WalkState| {
+            if helpers.is_empty() && walkers > 1 && state.pending.len() >= 2 {
+                helpers.extend((1..walkers).map(|_| scope.spawn(|| walk_worker(&queue, &mut |_| {}))));
             }
-            seen.push(Seen { relative, entry });
+        };
+        let mut seen = walk_worker(&queue, &mut start_helpers);
+        for helper in helpers {
+            let theirs = helper.join().expect("a walk thread panicked");
+            seen = seen.and_then(|mut seen| {
+                seen.extend(theirs?);
+                Ok(seen)
+            });
         }
+        seen
+    })
+}
+
+/// List directories from the queue until none are left (or one fails); `after_listing` sees the
+/// queue after each directory.
+fn walk_worker(queue: &WalkQueue, after_listing: &mut dyn FnMut(&WalkState)) -> Result<Vec<Seen>, SyncError> {
+    let mut seen = Vec::new();
+    let mut subdirs = Vec::new();
+    loop {
+        let (dir, prefix) = {
+            let mut state = queue.state.lock().expect("walk queue poisoned");
+            loop {
+                if state.failed {
+                    return Ok(seen);
+                }
+                if let Some(next) = state.pending.pop() {
+                    state.busy += 1;
+                    break next;
+                }
+                if state.busy == 0 {
+                    return Ok(seen);
+                }
+                state = queue.changed.wait(state).expect("walk queue poisoned");
+            }
+        };
+        let listed = list_dir(&dir, &prefix, &mut seen, &mut subdirs);
+        let mut state = queue.state.lock().expect("walk queue poisoned");
+        state.busy -= 1;
+        state.failed |= listed.is_err();
+        state.pending.append(&mut subdirs);
+        after_listing(&state);
+        drop(state);
+        queue.changed.notify_all();
+        listed?;
     }
-    Ok(seen)
+}
+
+/// One directory's entries into `seen`, its subdirectories into `subdirs`.
+fn list_dir(
+    dir: &Path,
+    prefix: &str,
+    seen: &mut Vec<Seen>,
+    subdirs: &mut Vec<(PathBuf, String)>,
+) -> Result<(), SyncError> {
+    let reader = std::fs::read_dir(dir).map_err(|e| io_error(dir, e))?;
+    for item in reader {
+        let item = item.map_err(|e| io_error(dir, e))?;
+        let name = item.file_name().to_string_lossy().into_owned();
+        let relative = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
+        // Like lstat, relative to the open directory: a symlink is recorded as itself, never
+        // followed, and the full path is not resolved again for every entry.
+        let meta = item.metadata().map_err(|e| io_error(&item.path(), e))?;
+        let entry = entry_of(&meta);
+        if entry.kind == Kind::Dir {
+            subdirs.push((item.path(), relative.clone()));
+        }
+        seen.push(Seen { relative, entry });
+    }
+    Ok(())
 }
 
 enum Action {
     Put { path: String, kind: NodeKind, mtime_ns: u64 },
     Delete(String),
     Conflict { path: String, theirs: Vec<u8> },
+}
+
+impl Action {
+    fn path(&self) -> &str {
+        match self {
+            Action::Put { path, .. } | Action::Delete(path) | Action::Conflict { path, .. } => path,
+        }
+    }
 }
 
 /// What a pull looked at: every staging path (a full walk), or only the paths a watcher saw
@@ -460,6 +548,8 @@ fn apply(
         }
     }
 
+    // The walk's order is not the tree's: put each directory before anything inside it.
+    actions.sort_by(|a, b| a.path().cmp(b.path()));
     let mut report = Report::default();
     let mut conflicts = Vec::new();
     for action in actions {
@@ -498,4 +588,45 @@ fn apply(
     manifest.synced_at_ns = now_ns();
     vfs.prune_tombstones(manifest.vfs_generation);
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_threaded_walk_finds_every_path_once() {
+        let root = tempfile::tempdir().unwrap();
+        let mut expected = BTreeSet::new();
+        for a in 0..12 {
+            for b in 0..5 {
+                let dir = format!("a{a}/b{b}");
+                std::fs::create_dir_all(root.path().join(&dir)).unwrap();
+                expected.insert(format!("a{a}"));
+                expected.insert(dir.clone());
+                for f in 0..7 {
+                    std::fs::write(root.path().join(format!("{dir}/f{f}")), b"x").unwrap();
+                    expected.insert(format!("{dir}/f{f}"));
+                }
+            }
+        }
+        std::os::unix::fs::symlink("/etc", root.path().join("a0/out")).unwrap();
+        expected.insert("a0/out".into());
+
+        let seen = walk(root.path()).unwrap();
+        assert_eq!(seen.len(), expected.len(), "no path twice");
+        let found: BTreeSet<String> = seen.iter().map(|s| s.relative.clone()).collect();
+        assert_eq!(found, expected);
+        let link = seen.iter().find(|s| s.relative == "a0/out").unwrap();
+        assert_eq!(link.entry.kind, Kind::Symlink, "recorded as a symlink, not followed");
+    }
+
+    #[test]
+    fn a_walk_that_cannot_list_names_the_path() {
+        let missing = Path::new("/nonexistent/devshell-staging");
+        match walk(missing) {
+            Err(SyncError::Io { path, .. }) => assert_eq!(path, missing),
+            other => panic!("expected an I/O error naming the path, got {:?}", other.map(|s| s.len())),
+        }
+    }
 }
