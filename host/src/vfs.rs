@@ -407,6 +407,10 @@ impl Vfs {
 
     /// Paths changed and deleted since `generation` (at or below `root`).
     pub fn changes_since(&self, generation: u64, root: &str) -> Changes {
+        if generation >= self.generation {
+            // Nothing has been stamped since: no need to look at every node.
+            return Changes { changed: Vec::new(), deleted: Vec::new() };
+        }
         let under = |p: &str| p == root || root == "/" || p.starts_with(&child_prefix(root));
         Changes {
             changed: self
