@@ -59,7 +59,7 @@ pub fn mock_settings(cache: &Path) -> devshell::config::Settings {
         eager: false,
         exec_timeout: None,
         routed: vec!["cargo".into()],
-        lazy_names: vec!["target".into()],
+        lazy: devshell::sync::Rules::default(),
         call_timeout: std::time::Duration::from_secs(30),
         memory_bytes: 256 << 20,
         rustup_shortcut: true,

@@ -17,8 +17,13 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Fixture {
+        Fixture::with_settings(|_| {})
+    }
+
+    fn with_settings(adjust: impl FnOnce(&mut devshell::config::Settings)) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
-        let settings = devshell_tests::mock_settings(&dir.path().join("cache"));
+        let mut settings = devshell_tests::mock_settings(&dir.path().join("cache"));
+        adjust(&mut settings);
         let sessions = Sessions::new(settings, dir.path().join("staging"), Default::default());
         let mut vfs = Vfs::default();
         vfs.mkdir_p("/p/src").unwrap();
@@ -125,6 +130,26 @@ fn build_output_is_pulled_lazily() {
     assert_eq!(f.vfs.read("/p/target/debug/artifact").unwrap(), b"compiled bytes");
     f.tool(&["delete:target"]);
     assert!(!f.vfs.exists("/p/target"), "cargo clean empties target/ in the workspace");
+}
+
+#[test]
+fn configured_globs_choose_what_is_pulled_lazily() {
+    let patterns = ["*.bin".to_string(), "p/site".to_string()];
+    let mut f = Fixture::with_settings(|s| s.lazy = devshell::sync::Rules::new(&patterns).unwrap());
+    f.tool(&[
+        "mkdir:site",
+        "write:site/index.html=<html>",
+        "write:data.bin=0101",
+        "mkdir:target",
+        "write:target/notes.txt=eager",
+    ]);
+    let is_lazy = |f: &Fixture, path: &str| {
+        matches!(f.vfs.get(path).unwrap().kind, NodeKind::File { content: Content::Host { .. }, .. })
+    };
+    assert!(is_lazy(&f, "/p/site/index.html"), "a path glob covers the directory's contents");
+    assert!(is_lazy(&f, "/p/data.bin"), "a component glob matches at any depth");
+    assert!(!is_lazy(&f, "/p/target/notes.txt"), "target/ is lazy only by default, not once globs are configured");
+    assert_eq!(f.vfs.read("/p/data.bin").unwrap(), b"0101", "lazy entries still read");
 }
 
 #[test]

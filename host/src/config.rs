@@ -30,7 +30,7 @@ pub struct FileConfig {
     /// Extra program names routed to the backend (besides cargo, rustup, rustc).
     #[serde(default)]
     pub routed_tools: Vec<String>,
-    /// Path segment names whose files are pulled lazily (default: `target`).
+    /// Globs of build output pulled lazily (default: `["target"]`); see [`crate::sync::Rules`].
     pub lazy: Option<Vec<String>>,
     pub exec_timeout_ms: Option<u64>,
     pub plugin_call_timeout_ms: Option<u64>,
@@ -61,7 +61,7 @@ pub struct Settings {
     pub eager: bool,
     pub exec_timeout: Option<Duration>,
     pub routed: Vec<String>,
-    pub lazy_names: Vec<String>,
+    pub lazy: crate::sync::Rules,
     pub call_timeout: Duration,
     pub memory_bytes: usize,
     pub rustup_shortcut: bool,
@@ -161,6 +161,10 @@ pub fn resolve(file: FileConfig, backend_flag: Option<String>) -> Result<Setting
             "{ENV_GUEST_WORKSPACE}={guest_mount:?} is not valid; accepted: an absolute guest path such as /workspace"
         );
     }
+    let lazy = match &file.lazy {
+        Some(patterns) => crate::sync::Rules::new(patterns).map_err(|e| anyhow::anyhow!("config file: {e}"))?,
+        None => crate::sync::Rules::default(),
+    };
     let mut routed: Vec<String> = ["cargo", "rustup", "rustc"].iter().map(|s| s.to_string()).collect();
     routed.extend(file.routed_tools.iter().cloned());
     Ok(Settings {
@@ -170,7 +174,7 @@ pub fn resolve(file: FileConfig, backend_flag: Option<String>) -> Result<Setting
         eager,
         exec_timeout: (exec_timeout_ms > 0).then(|| Duration::from_millis(exec_timeout_ms)),
         routed,
-        lazy_names: file.lazy.clone().unwrap_or_else(|| vec!["target".into()]),
+        lazy,
         call_timeout: Duration::from_millis(file.plugin_call_timeout_ms.unwrap_or(10_000)),
         memory_bytes: file.plugin_memory_mb.unwrap_or(256) << 20,
         rustup_shortcut,

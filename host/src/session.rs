@@ -46,7 +46,7 @@ pub struct Sessions {
 
 impl Sessions {
     pub fn new(settings: Settings, staging: PathBuf, manifest: SyncManifest) -> Sessions {
-        let rules = Rules { lazy_names: settings.lazy_names.clone() };
+        let rules = settings.lazy.clone();
         Sessions {
             settings,
             staging,

@@ -68,6 +68,7 @@ fn bad_configuration_values_name_the_variable_and_the_choices() {
         ("DEVSHELL_VM_EAGER", "maybe", "accepted: 1/true/yes/on"),
         ("DEVSHELL_VM_EXEC_TIMEOUT_MS", "soon", "whole number of milliseconds"),
         ("DEVSHELL_VM", "sometimes", "accepted: 1/true/yes/on"),
+        ("DEVSHELL_RUSTUP_SHORTCUT", "perhaps", "accepted: 1/true/yes/on"),
     ];
     for (var, value, accepted) in cases {
         let output = sandbox.command(sandbox.path()).env(var, value).args(["-c", "echo ran"]).output().unwrap();
@@ -79,6 +80,11 @@ fn bad_configuration_values_name_the_variable_and_the_choices() {
     std::fs::write(sandbox.path().join("config.toml"), "backend = 3\n").unwrap();
     let message = text(&sandbox.run(&["-c", "true"]).stderr);
     assert!(message.contains("config.toml"), "{message}");
+    std::fs::write(sandbox.path().join("config.toml"), "lazy = [\"target\", \"[unclosed\"]\n").unwrap();
+    let output = sandbox.run(&["-c", "echo ran"]);
+    let message = text(&output.stderr);
+    assert!(message.contains("lazy pattern \"[unclosed\" is not a valid glob"), "{message}");
+    assert!(text(&output.stdout).is_empty(), "nothing runs on a bad glob");
 }
 
 #[test]
