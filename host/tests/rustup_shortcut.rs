@@ -58,9 +58,17 @@ impl FakeRustup {
     }
 }
 
-fn real_rustup() -> Option<PathBuf> {
+/// A sandbox with a [`FakeRustup`] driven by the real rustup; `None` (said on stderr) without one.
+fn sandbox_with_fake_rustup() -> Option<(Sandbox, FakeRustup)> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|dir| dir.join("rustup")).find(|p| p.is_file())?.canonicalize().ok()
+    let rustup = std::env::split_paths(&path).map(|dir| dir.join("rustup")).find(|p| p.is_file());
+    let Some(rustup) = rustup.and_then(|p| p.canonicalize().ok()) else {
+        eprintln!("SKIPPED: no rustup on PATH, so there is no proxy to compare against");
+        return None;
+    };
+    let sandbox = Sandbox::new();
+    let fake = FakeRustup::new(&sandbox, &rustup);
+    Some((sandbox, fake))
 }
 
 /// Which program devshell started for the tool, from its debug log.
@@ -86,12 +94,7 @@ fn same_both_ways(fake: &FakeRustup, sandbox: &Sandbox, script: &str, env: &[(&s
 
 #[test]
 fn default_toolchain_runs_directly_with_the_proxys_environment() {
-    let Some(rustup) = real_rustup() else {
-        eprintln!("SKIPPED: no rustup on PATH, so there is no proxy to compare against");
-        return;
-    };
-    let sandbox = Sandbox::new();
-    let fake = FakeRustup::new(&sandbox, &rustup);
+    let Some((sandbox, fake)) = sandbox_with_fake_rustup() else { return };
 
     let (out, program) = same_both_ways(&fake, &sandbox, "cargo --version", &[]);
     assert!(program.ends_with("toolchains/tc-one/bin/cargo"), "shortcut not taken: {program}");
@@ -106,12 +109,7 @@ fn default_toolchain_runs_directly_with_the_proxys_environment() {
 
 #[test]
 fn other_toolchain_choices_go_through_the_proxy() {
-    let Some(rustup) = real_rustup() else {
-        eprintln!("SKIPPED: no rustup on PATH, so there is no proxy to compare against");
-        return;
-    };
-    let sandbox = Sandbox::new();
-    let fake = FakeRustup::new(&sandbox, &rustup);
+    let Some((sandbox, fake)) = sandbox_with_fake_rustup() else { return };
 
     let (out, log) = fake.run(&sandbox, "cargo +tc-two build", &[]);
     assert!(out.starts_with("tc-two build\n"), "{out}");
