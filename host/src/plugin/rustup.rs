@@ -4,7 +4,8 @@
 //! call working out which toolchain applies before it execs the real binary — more than the real
 //! `cargo --version` takes. When the answer is plainly the default toolchain, this module gives
 //! it directly: the toolchain's binary and exactly the environment the proxy would set
-//! (`tests/rustup_shortcut.rs` compares the two environments through a real rustup).
+//! (`tests/rustup_shortcut.rs` compares the two environments through a real rustup). Cargo does
+//! the same for the `rustc` it runs (rust-lang/cargo#11917: same proxy test, same toolchain path).
 //!
 //! "Plainly" means: no `+toolchain` argument and no `RUSTUP_*` variable from the plugin; a
 //! settings format this module knows; and either the host's `RUSTUP_TOOLCHAIN` names an
