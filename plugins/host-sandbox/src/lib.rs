@@ -41,15 +41,10 @@ impl exports::devshell::backend::session::GuestSession for Session {
                 "host-sandbox supports only the sync workspace mode (DEVSHELL_VM_WORKSPACE_MODE=sync)".into(),
             ));
         }
-        match std::fs::metadata(&self.config.staging_dir) {
-            Ok(meta) if meta.is_dir() => Ok(()),
-            Ok(_) => {
-                Err(SessionError::Unavailable(format!("staging dir {} is not a directory", self.config.staging_dir)))
-            }
-            Err(e) => {
-                Err(SessionError::Unavailable(format!("staging dir {} is not reachable: {e}", self.config.staging_dir)))
-            }
-        }
+        // The staging dir is the host's to create and check, and it does both before a session
+        // starts (a spawn there fails naming it if it vanishes later). Checking it again through
+        // WASI would start wasmtime-wasi's I/O runtime, threads and all, for every devshell run.
+        Ok(())
     }
 
     fn run_tool(&self, request: ToolRequest) -> Result<ToolOutput, SessionError> {
