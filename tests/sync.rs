@@ -120,6 +120,29 @@ fn symlinks_are_recorded_never_followed() {
 }
 
 #[test]
+fn a_workspace_file_replaces_a_staged_symlink_or_directory_and_never_writes_through() {
+    let mut f = Fixture::new();
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("victim.txt");
+    std::fs::write(&victim, "untouched").unwrap();
+    f.tool(&["mkdir:thing", "write:thing/inner=x"]);
+    std::os::unix::fs::symlink(&victim, f.staging().join("p/link")).unwrap();
+    f.tool(&[]);
+    assert!(matches!(f.vfs.get("/p/link").unwrap().kind, NodeKind::Symlink { .. }));
+
+    f.vfs.remove("/p/link", false).unwrap();
+    f.vfs.write("/p/link", b"a file now".to_vec()).unwrap();
+    f.vfs.remove("/p/thing", true).unwrap();
+    f.vfs.write("/p/thing", b"a file too".to_vec()).unwrap();
+    let (status, out) = f.tool(&["cat:link", "cat:thing"]);
+    assert_eq!((status, out.as_str()), (0, "a file now\na file too\n"));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched", "never written through the old symlink");
+    let staged = std::fs::symlink_metadata(f.staging().join("p/link")).unwrap();
+    assert!(staged.is_file(), "the symlink itself was replaced");
+    assert!(std::fs::symlink_metadata(f.staging().join("p/thing")).unwrap().is_file(), "the directory was replaced");
+}
+
+#[test]
 fn build_output_is_pulled_lazily() {
     let mut f = Fixture::new();
     f.tool(&["mkdir:target/debug", "write:target/debug/artifact=compiled bytes"]);

@@ -4,12 +4,13 @@
 //! Modules, in the order data flows: `repl` reads a line, `shell` parses (`shell::syntax`) and
 //! runs it, `builtins` act on the workspace (`vfs`), routed tools go to `session`, which syncs
 //! (`sync`) and calls the backend through `plugin` (runtime, grants, cache). `config` and
-//! `state` hold settings and persistence; `cli` is the entry point.
+//! `state` hold settings and persistence; `progress` shows long syncs; `cli` is the entry point.
 
 pub mod builtins;
 pub mod cli;
 pub mod config;
 pub mod plugin;
+pub mod progress;
 pub mod repl;
 pub mod session;
 pub mod shell;

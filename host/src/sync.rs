@@ -18,6 +18,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 
+use crate::progress::Progress;
 use crate::vfs::{self, Content, NodeKind, Vfs};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -163,9 +164,12 @@ fn to_relative(vfs_path: &str) -> &str {
 }
 
 /// Write one VFS node into the staging dir; returns false when it needed no write.
-fn write_node(vfs: &Vfs, vfs_path: &str, staging: &Path) -> Result<bool, SyncError> {
+/// Write one workspace node into the staging dir. Returns whether anything was written, and what
+/// the staging dir now holds there (for the manifest).
+fn write_node(vfs: &Vfs, vfs_path: &str, staging: &Path) -> Result<(bool, Entry), SyncError> {
     let node = vfs.get(vfs_path).expect("caller checked existence");
     let target = staging.join(to_relative(vfs_path));
+    let lstat = |path: &Path| std::fs::symlink_metadata(path).map(|m| entry_of(&m)).map_err(|e| io_error(path, e));
     match &node.kind {
         NodeKind::Dir => {
             if !target.is_dir() {
@@ -176,30 +180,55 @@ fn write_node(vfs: &Vfs, vfs_path: &str, staging: &Path) -> Result<bool, SyncErr
         NodeKind::File { content, executable } => {
             if let Content::Host { path, .. } = content {
                 if *path == target {
-                    return Ok(false); // lazy entry already backed by this very file
+                    return Ok((false, lstat(&target)?)); // lazy entry already backed by this very file
                 }
             }
             let data = vfs.read(vfs_path).map_err(|e| io_error(&target, e))?;
-            if let Ok(meta) = std::fs::symlink_metadata(&target) {
-                if meta.is_dir() {
-                    std::fs::remove_dir_all(&target).map_err(|e| io_error(&target, e))?;
-                } else if meta.file_type().is_symlink() {
-                    std::fs::remove_file(&target).map_err(|e| io_error(&target, e))?;
-                }
-            }
-            std::fs::write(&target, &data).map_err(|e| io_error(&target, e))?;
-            crate::builtins::set_host_executable(&target, *executable).map_err(|e| io_error(&target, e))?;
-            // Keep the workspace's mtime so cargo's fingerprints stay meaningful across runs.
-            let mtime = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(node.mtime_ns);
-            let file = std::fs::File::options().write(true).open(&target).map_err(|e| io_error(&target, e))?;
-            file.set_modified(mtime).map_err(|e| io_error(&target, e))?;
+            // One open for content, mode and mtime: a first push writes every file.
+            let written = create_replacing(&target).and_then(|file| fill(&file, &data, *executable, node.mtime_ns));
+            return Ok((true, written.map_err(|e| io_error(&target, e))?));
         }
         NodeKind::Symlink { target: link } => {
             let _ = std::fs::remove_file(&target);
             std::os::unix::fs::symlink(link, &target).map_err(|e| io_error(&target, e))?;
         }
     }
-    Ok(true)
+    Ok((true, lstat(&target)?))
+}
+
+/// Open `target` to be written from scratch, replacing a directory or symlink in the way; never
+/// writes through a symlink.
+fn create_replacing(target: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let open = || {
+        std::fs::OpenOptions::new().write(true).create(true).truncate(true).custom_flags(libc::O_NOFOLLOW).open(target)
+    };
+    match open() {
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            std::fs::remove_file(target)?;
+            open()
+        }
+        Err(e) if e.raw_os_error() == Some(libc::EISDIR) => {
+            std::fs::remove_dir_all(target)?;
+            open()
+        }
+        other => other,
+    }
+}
+
+/// Content, executable bit and the workspace's mtime (so cargo's fingerprints stay meaningful
+/// across runs), all through the open file.
+fn fill(file: &std::fs::File, data: &[u8], executable: bool, mtime_ns: u64) -> std::io::Result<Entry> {
+    use std::io::Write;
+    let mut writer: &std::fs::File = file;
+    writer.write_all(data)?;
+    let mode = file.metadata()?.permissions().mode();
+    let wanted = if executable { mode | 0o111 } else { mode & !0o111 };
+    if wanted != mode {
+        file.set_permissions(std::fs::Permissions::from_mode(wanted))?;
+    }
+    file.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_nanos(mtime_ns))?;
+    Ok(entry_of(&file.metadata()?))
 }
 
 fn remove_host(path: &Path) -> Result<(), SyncError> {
@@ -257,7 +286,9 @@ pub fn push(vfs: &mut Vfs, staging: &Path, manifest: &mut SyncManifest) -> Resul
         }
     }
     let mut conflicts = Vec::new();
+    let mut progress = Progress::new("pushing the workspace to the staging dir");
     for path in changes.changed {
+        progress.inc();
         if path == "/" || !vfs.exists(&path) {
             continue;
         }
@@ -269,11 +300,9 @@ pub fn push(vfs: &mut Vfs, staging: &Path, manifest: &mut SyncManifest) -> Resul
                 conflicts.push((path.clone(), std::fs::read(&host).map_err(|e| io_error(&host, e))?));
             }
         }
-        if write_node(vfs, &path, staging)? {
-            report.written += 1;
-        }
-        let meta = std::fs::symlink_metadata(&host).map_err(|e| io_error(&host, e))?;
-        manifest.entries.insert(relative, entry_of(&meta));
+        let (written, entry) = write_node(vfs, &path, staging)?;
+        report.written += usize::from(written);
+        manifest.entries.insert(relative, entry);
     }
     for (path, theirs) in conflicts {
         let kept = keep_conflict(vfs, staging, manifest, &path, theirs)?;
@@ -299,10 +328,8 @@ fn keep_conflict(
     let kind = NodeKind::File { content: Content::Bytes(Arc::new(theirs)), executable: false };
     vfs.put(&kept, kind, vfs::now_ns()).map_err(|e| io_error(Path::new(&kept), e))?;
     for synced in [path, kept.as_str()] {
-        write_node(vfs, synced, staging)?;
-        let host = staging.join(to_relative(synced));
-        let meta = std::fs::symlink_metadata(&host).map_err(|e| io_error(&host, e))?;
-        manifest.entries.insert(to_relative(synced).to_string(), entry_of(&meta));
+        let (_, entry) = write_node(vfs, synced, staging)?;
+        manifest.entries.insert(to_relative(synced).to_string(), entry);
     }
     manifest.dirty = true;
     Ok(kept)
@@ -543,7 +570,9 @@ fn apply(
     }
 
     let mut actions = Vec::new();
+    let mut progress = Progress::new("pulling changes from the staging dir");
     for Seen { relative, entry } in &seen {
+        progress.inc();
         let host = staging.join(relative);
         if !staging_changed(entry, manifest.entries.get(relative), manifest, vfs, relative, &host) {
             continue;
