@@ -34,7 +34,7 @@ impl Progress {
     pub fn inc(&mut self) {
         self.done += 1;
         // Checking the clock on every item would cost more than the items themselves.
-        if self.done % 128 == 0 {
+        if self.done.is_multiple_of(128) {
             self.refresh();
         }
     }
