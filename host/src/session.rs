@@ -297,9 +297,10 @@ impl ToolBackend for Sessions {
         lines.push(format!(
             "rustup:   {}",
             if self.settings.rustup_shortcut {
-                "default toolchain run directly (DEVSHELL_RUSTUP_SHORTCUT=0 to always go through the proxy)"
+                "shortcut on: a plain toolchain choice runs the toolchain's binary directly \
+                 (DEVSHELL_RUSTUP_SHORTCUT=0 always uses the proxy)"
             } else {
-                "every call goes through the rustup proxy"
+                "shortcut off: every call goes through the rustup proxy"
             }
         ));
         lines
