@@ -217,3 +217,15 @@ fn later_runs_see_changes_in_directories_created_by_earlier_ones() {
     f.tool(&[]);
     assert_eq!(f.vfs.read("/p/gen/deep/a.txt").unwrap(), b"four");
 }
+
+#[test]
+fn shutdown_pulls_what_was_written_after_the_last_tool_run() {
+    let mut f = Fixture::new();
+    f.tool(&["write:built=1"]);
+    // A build daemon or background job writing after the tool returned.
+    std::fs::write(f.staging().join("p/late.log"), "written late").unwrap();
+    std::fs::remove_file(f.staging().join("p/built")).unwrap();
+    f.sessions.shutdown(&mut f.vfs).unwrap();
+    assert_eq!(f.vfs.read("/p/late.log").unwrap(), b"written late");
+    assert!(!f.vfs.exists("/p/built"), "a late deletion is reconciled too");
+}

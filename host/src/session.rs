@@ -176,16 +176,18 @@ impl Sessions {
 }
 
 impl Sessions {
-    /// Pull what the watcher saw change (between runs and during this one); without a usable
-    /// watcher, walk everything and arm one.
-    fn pull_after_tool(
+    /// Pull what changed in the staging dir since the last pull, as the watcher saw it (`since`
+    /// adds what it saw before the tool ran). Without a usable watcher, or with `since` `None`
+    /// (the last pull failed), walk everything, and with `arm` watch the tree for later runs.
+    fn pull_changes(
         &mut self,
         vfs: &mut Vfs,
-        between_runs: Option<BTreeSet<String>>,
+        since: Option<BTreeSet<String>>,
+        arm: bool,
     ) -> Result<sync::Report, sync::SyncError> {
-        let during_run = self.watcher.as_mut().and_then(Watcher::changed);
-        if let (Some(mut changed), Some(during)) = (between_runs, during_run) {
-            changed.extend(during);
+        let latest = self.watcher.as_mut().and_then(Watcher::changed);
+        if let (Some(mut changed), Some(latest)) = (since, latest) {
+            changed.extend(latest);
             tracing::debug!(paths = changed.len(), "pull: what the watcher saw");
             let (report, new_dirs) = sync::pull_changed(vfs, &self.staging, &mut self.manifest, &self.rules, &changed)?;
             let watcher = self.watcher.as_mut().expect("checked above");
@@ -197,6 +199,9 @@ impl Sessions {
         let walking = std::time::Instant::now();
         let report = sync::pull(vfs, &self.staging, &mut self.manifest, &self.rules)?;
         tracing::debug!(elapsed = ?walking.elapsed(), "pull: walked the staging dir");
+        if !arm {
+            return Ok(report);
+        }
         // Watch every directory the walk found, for the next runs.
         let watcher = match self.watcher.take() {
             Some(mut watcher) => {
@@ -248,7 +253,7 @@ impl ToolBackend for Sessions {
         let outcome = active.instance.run_tool(active.session, &request);
         // Pull even after a failed run: whatever the tool changed must not be lost.
         if self.syncs() {
-            match self.pull_after_tool(vfs, between_runs) {
+            match self.pull_changes(vfs, between_runs, true) {
                 Ok(report) => {
                     report_conflicts(&report);
                     self.needs_pull = false;
@@ -317,18 +322,20 @@ impl ToolBackend for Sessions {
 
     fn shutdown(&mut self, vfs: &mut Vfs) -> Result<()> {
         let Some(mut active) = self.active.take() else { return Ok(()) };
-        // Released now, not at exit: its `Drop` keeps the release off the exit path.
-        let watcher = self.watcher.take();
-        // Each tool run ends with a full pull; reconcile again only if one failed or was skipped.
-        let pulled = if self.syncs() && self.needs_pull {
-            sync::pull(vfs, &self.staging, &mut self.manifest, &self.rules)
+        // The final reconciliation: what changed in the staging dir since the last pull (a build
+        // daemon or background job writing late), as the watcher saw it; a full walk when the
+        // last pull failed or nothing watches.
+        let pulled = if self.syncs() {
+            let since_last_pull = (!self.needs_pull).then(BTreeSet::new);
+            self.pull_changes(vfs, since_last_pull, false)
                 .map(|r| report_conflicts(&r))
                 .map_err(|e| anyhow!("final sync failed: {e}"))
         } else {
             Ok(())
         };
         let stopped = active.instance.shutdown(active.session).map_err(anyhow::Error::from);
-        drop(watcher);
+        // Released now, not at exit: its `Drop` keeps the release off the exit path.
+        drop(self.watcher.take());
         pulled.and(stopped)
     }
 
