@@ -6,7 +6,8 @@ use rexpect::session::{spawn_command, PtySession};
 
 fn start(sandbox: &common::Sandbox, cwd: &str) -> PtySession {
     let mut command = sandbox.command(sandbox.path());
-    command.env("TERM", "xterm");
+    // A terminal as users have it: the tests must not inherit colour settings from CI.
+    command.env("TERM", "xterm").env_remove("CARGO_TERM_COLOR").env_remove("NO_COLOR");
     let mut session = spawn_command(command, Some(10_000)).expect("spawn devshell in a pty");
     session.exp_string(&format!("devshell[host-sandbox]:{cwd}$ ")).expect("prompt shows backend and cwd");
     session
@@ -81,6 +82,19 @@ fn ctrl_c_stops_the_running_tool_not_the_shell() {
     repl.exp_string("devshell[host-sandbox]:/$ ").unwrap();
     repl.send_line("echo still-here").unwrap();
     repl.exp_string("still-here\r\n").unwrap();
+    repl.send_control('d').unwrap();
+    repl.exp_eof().unwrap();
+}
+
+/// A routed tool writes straight to the terminal, so it keeps its colours.
+#[test]
+fn tool_output_reaches_the_terminal_with_colours() {
+    let sandbox = common::Sandbox::new();
+    let mut repl = start(&sandbox, "/");
+    repl.send_line("cargo new --vcs none colourful; echo status=$?").unwrap();
+    // cargo prints "Creating" in bold green only when it sees a terminal.
+    repl.exp_regex("\x1b\\[[0-9;]*m +Creating").expect("a coloured status line from cargo");
+    repl.exp_string("status=0").unwrap();
     repl.send_control('d').unwrap();
     repl.exp_eof().unwrap();
 }
