@@ -19,7 +19,7 @@ use crate::plugin::{
     WorkspaceMode,
 };
 use crate::shell::{ToolBackend, ToolCall, ToolResult};
-use crate::sync::{self, Rules, SyncManifest};
+use crate::sync::{self, SyncManifest};
 use crate::vfs::Vfs;
 use crate::watch::Watcher;
 
@@ -37,8 +37,8 @@ pub struct Sessions {
     last_failure: Option<String>,
     /// The sync manifest; persisted with the workspace by the caller.
     pub manifest: SyncManifest,
-    rules: Rules,
-    /// A tool ran (or a pull failed) since the last successful pull: shutdown must reconcile.
+    /// A tool ran and the pull after it did not succeed: the watcher's view is not enough, and
+    /// the final reconciliation walks everything.
     needs_pull: bool,
     /// Armed by the first full pull; from then on pulls look only at what it saw change.
     watcher: Option<Watcher>,
@@ -46,7 +46,6 @@ pub struct Sessions {
 
 impl Sessions {
     pub fn new(settings: Settings, staging: PathBuf, manifest: SyncManifest) -> Sessions {
-        let rules = settings.lazy.clone();
         Sessions {
             settings,
             staging,
@@ -54,7 +53,6 @@ impl Sessions {
             active: None,
             last_failure: None,
             manifest,
-            rules,
             needs_pull: false,
             watcher: None,
         }
@@ -189,7 +187,8 @@ impl Sessions {
         if let (Some(mut changed), Some(latest)) = (since, latest) {
             changed.extend(latest);
             tracing::debug!(paths = changed.len(), "pull: what the watcher saw");
-            let (report, new_dirs) = sync::pull_changed(vfs, &self.staging, &mut self.manifest, &self.rules, &changed)?;
+            let (report, new_dirs) =
+                sync::pull_changed(vfs, &self.staging, &mut self.manifest, &self.settings.lazy, &changed)?;
             let watcher = self.watcher.as_mut().expect("checked above");
             if new_dirs.iter().any(|dir| watcher.watch(dir).is_err()) {
                 self.watcher = None;
@@ -197,7 +196,7 @@ impl Sessions {
             return Ok(report);
         }
         let walking = std::time::Instant::now();
-        let report = sync::pull(vfs, &self.staging, &mut self.manifest, &self.rules)?;
+        let report = sync::pull(vfs, &self.staging, &mut self.manifest, &self.settings.lazy)?;
         tracing::debug!(elapsed = ?walking.elapsed(), "pull: walked the staging dir");
         if !arm {
             return Ok(report);
