@@ -127,8 +127,9 @@ fn same_file(a: &Path, b: &Path) -> bool {
 mod tests {
     use super::*;
 
-    /// A rustup home with toolchains `one` (the default) and `two`, and proxies for `cargo`.
-    fn fake_rustup() -> (tempfile::TempDir, Homes) {
+    /// A rustup home with toolchains `one` (the default) and `two`, proxies (a hard link and a
+    /// symlink to `rustup`), and a project: the root, the homes, the `cargo` proxy, `project/src`.
+    fn fake_rustup() -> (tempfile::TempDir, Homes, PathBuf, PathBuf) {
         let root = tempfile::tempdir().unwrap();
         let homes = Homes { rustup: root.path().join("rustup"), cargo: root.path().join("cargo") };
         for toolchain in ["one", "two"] {
@@ -141,15 +142,16 @@ mod tests {
         std::fs::write(homes.cargo.join("bin/rustup"), "").unwrap();
         std::fs::hard_link(homes.cargo.join("bin/rustup"), homes.cargo.join("bin/cargo")).unwrap();
         std::os::unix::fs::symlink("rustup", homes.cargo.join("bin/rustc")).unwrap();
-        std::fs::create_dir_all(root.path().join("project/src")).unwrap();
-        (root, homes)
+        let cwd = root.path().join("project/src");
+        std::fs::create_dir_all(&cwd).unwrap();
+        let cargo = homes.cargo.join("bin/cargo");
+        (root, homes, cargo, cwd)
     }
 
     #[test]
     fn default_toolchain_is_taken_directly() {
-        let (root, homes) = fake_rustup();
-        let cwd = root.path().join("project/src");
-        let found = shortcut_in(&homes, &homes.cargo.join("bin/cargo"), &cwd, None).expect("plain case");
+        let (_root, homes, cargo, cwd) = fake_rustup();
+        let found = shortcut_in(&homes, &cargo, &cwd, None).expect("plain case");
         assert_eq!(found.program, homes.rustup.join("toolchains/one/bin/cargo"));
         assert!(found.env.contains(&("RUSTUP_TOOLCHAIN".into(), "one".into())));
         // A proxy the toolchain lacks, rustup itself, and a program that is not a proxy: no shortcut.
@@ -160,9 +162,7 @@ mod tests {
 
     #[test]
     fn any_other_source_of_a_toolchain_defers_to_rustup() {
-        let (root, homes) = fake_rustup();
-        let cargo = homes.cargo.join("bin/cargo");
-        let cwd = root.path().join("project/src");
+        let (root, homes, cargo, cwd) = fake_rustup();
         std::fs::write(root.path().join("project/rust-toolchain.toml"), "[toolchain]\nchannel = \"two\"\n").unwrap();
         assert_eq!(shortcut_in(&homes, &cargo, &cwd, None), None, "toolchain file above the cwd");
         std::fs::remove_file(root.path().join("project/rust-toolchain.toml")).unwrap();
@@ -186,9 +186,7 @@ mod tests {
 
     #[test]
     fn host_rustup_toolchain_wins_over_files_when_installed() {
-        let (root, homes) = fake_rustup();
-        let cargo = homes.cargo.join("bin/cargo");
-        let cwd = root.path().join("project/src");
+        let (root, homes, cargo, cwd) = fake_rustup();
         std::fs::write(root.path().join("project/rust-toolchain"), "one\n").unwrap();
         let found = shortcut_in(&homes, &cargo, &cwd, Some("two".into())).expect("env choice");
         assert_eq!(found.program, homes.rustup.join("toolchains/two/bin/cargo"));
