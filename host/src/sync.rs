@@ -111,11 +111,8 @@ impl Rules {
                 .literal_separator(true)
                 .build()
                 .map_err(|e| format!("lazy pattern {pattern:?} is not a valid glob: {e}"))?;
-            if trimmed.contains('/') {
-                paths.add(glob)
-            } else {
-                components.add(glob)
-            };
+            let set = if trimmed.contains('/') { &mut paths } else { &mut components };
+            set.add(glob);
         }
         let build = |set: GlobSetBuilder| set.build().map_err(|e| format!("lazy patterns: {e}"));
         Ok(Rules { components: build(components)?, paths: build(paths)? })
