@@ -160,7 +160,6 @@ fn to_relative(vfs_path: &str) -> &str {
     vfs_path.trim_start_matches('/')
 }
 
-/// Write one VFS node into the staging dir; returns false when it needed no write.
 /// Write one workspace node into the staging dir. Returns whether anything was written, and what
 /// the staging dir now holds there (for the manifest).
 fn write_node(vfs: &Vfs, vfs_path: &str, staging: &Path) -> Result<(bool, Entry), SyncError> {
