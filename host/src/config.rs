@@ -162,7 +162,10 @@ pub fn resolve(file: FileConfig, backend_flag: Option<String>) -> Result<Setting
         );
     }
     let lazy = match &file.lazy {
-        Some(patterns) => crate::sync::Rules::new(patterns).map_err(|e| anyhow::anyhow!("config file: {e}"))?,
+        Some(patterns) => crate::sync::Rules::new(patterns).map_err(|e| {
+            let file = config_path().map_or_else(|| "the config file".into(), |p| p.display().to_string());
+            anyhow::anyhow!("invalid config file {file}: {e}; fix the pattern under `lazy`")
+        })?,
         None => crate::sync::Rules::default(),
     };
     let mut routed: Vec<String> = ["cargo", "rustup", "rustc"].iter().map(|s| s.to_string()).collect();

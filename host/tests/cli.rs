@@ -84,6 +84,7 @@ fn bad_configuration_values_name_the_variable_and_the_choices() {
     let output = sandbox.run(&["-c", "echo ran"]);
     let message = text(&output.stderr);
     assert!(message.contains("lazy pattern \"[unclosed\" is not a valid glob"), "{message}");
+    assert!(message.contains("config.toml"), "the error names the file: {message}");
     assert!(text(&output.stdout).is_empty(), "nothing runs on a bad glob");
 }
 
