@@ -31,7 +31,9 @@ pub struct FileConfig {
     #[serde(default)]
     pub routed_tools: Vec<String>,
     /// Globs of build output pulled lazily (default: `["target"]`); see [`crate::sync::Rules`].
-    pub lazy: Option<Vec<String>>,
+    /// Compiled while parsing, so a bad glob is reported with the file, line and column.
+    #[serde(default, deserialize_with = "lazy_rules")]
+    pub lazy: Option<crate::sync::Rules>,
     pub exec_timeout_ms: Option<u64>,
     pub plugin_call_timeout_ms: Option<u64>,
     pub plugin_memory_mb: Option<usize>,
@@ -84,6 +86,11 @@ pub fn config_path() -> Option<PathBuf> {
         return Some(PathBuf::from(path));
     }
     directories::ProjectDirs::from("", "", "devshell").map(|d| d.config_dir().join("config.toml"))
+}
+
+fn lazy_rules<'de, D: serde::Deserializer<'de>>(patterns: D) -> Result<Option<crate::sync::Rules>, D::Error> {
+    let patterns = Vec::<String>::deserialize(patterns)?;
+    crate::sync::Rules::new(&patterns).map(Some).map_err(serde::de::Error::custom)
 }
 
 pub fn load_file() -> Result<FileConfig> {
@@ -161,13 +168,6 @@ pub fn resolve(file: FileConfig, backend_flag: Option<String>) -> Result<Setting
             "{ENV_GUEST_WORKSPACE}={guest_mount:?} is not valid; accepted: an absolute guest path such as /workspace"
         );
     }
-    let lazy = match &file.lazy {
-        Some(patterns) => crate::sync::Rules::new(patterns).map_err(|e| {
-            let file = config_path().map_or_else(|| "the config file".into(), |p| p.display().to_string());
-            anyhow::anyhow!("invalid config file {file}: {e}; fix the pattern under `lazy`")
-        })?,
-        None => crate::sync::Rules::default(),
-    };
     let mut routed: Vec<String> = ["cargo", "rustup", "rustc"].iter().map(|s| s.to_string()).collect();
     routed.extend(file.routed_tools.iter().cloned());
     Ok(Settings {
@@ -177,7 +177,7 @@ pub fn resolve(file: FileConfig, backend_flag: Option<String>) -> Result<Setting
         eager,
         exec_timeout: (exec_timeout_ms > 0).then(|| Duration::from_millis(exec_timeout_ms)),
         routed,
-        lazy,
+        lazy: file.lazy.unwrap_or_default(),
         call_timeout: Duration::from_millis(file.plugin_call_timeout_ms.unwrap_or(10_000)),
         memory_bytes: file.plugin_memory_mb.unwrap_or(256) << 20,
         rustup_shortcut,
