@@ -7,8 +7,12 @@ use std::process::Command;
 
 const WASM_TARGET: &str = "wasm32-wasip2";
 /// (package, embedded in the binary?)
-const PLUGINS: &[(&str, bool)] =
-    &[("devshell-host-sandbox", true), ("devshell-mock", true), ("devshell-faulty", false)];
+const PLUGINS: &[(&str, bool)] = &[
+    ("devshell-host-sandbox", true),
+    ("devshell-mock", true),
+    ("devshell-faulty", false),
+    ("devshell-hostile", false),
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());

@@ -241,8 +241,8 @@ fn walk_count(dir: &Path) -> usize {
         .unwrap_or(0)
 }
 
-fn mock_sessions(dir: &Path, manifest: devshell::sync::SyncManifest) -> Sessions {
-    Sessions::new(devshell_tests::mock_settings(&dir.join("cache")), dir.join("staging"), manifest)
+fn mock_sessions(dir: &Path, manifest: devshell::sync::SyncManifest, vfs: &mut Vfs) -> Sessions {
+    Sessions::new(devshell_tests::mock_settings(&dir.join("cache")), &dir.join("state"), manifest, vfs)
 }
 
 fn sync_overhead() {
@@ -263,17 +263,24 @@ fn sync_overhead() {
             sessions.run_tool(vfs, call).unwrap()
         };
         // Full push into a new staging dir; the first pull walks it and arms the watcher.
-        let mut sessions = mock_sessions(dir.path(), Default::default());
+        let mut sessions = mock_sessions(dir.path(), Default::default(), &mut vfs);
         noop(&mut sessions, &mut vfs);
         let runs = if count >= 100_000 { 7 } else { 21 };
-        // What the first tool run of a new process pays for sync: an incremental push and a
-        // full walk of the staging dir (no watcher yet).
-        let staging = dir.path().join("staging");
-        let rules = devshell::sync::Rules::default();
-        let mut manifest = sessions.manifest.clone();
+        // What the first tool run of a new process pays for sync: opening and checking the
+        // staging dir, an incremental push and a full walk of it (no watcher yet).
+        let staging = sessions.staging_dir();
+        let manifest = sessions.manifest().clone();
         let first = time(runs, || {
-            devshell::sync::push(&mut vfs, &staging, &mut manifest).unwrap();
-            devshell::sync::pull(&mut vfs, &staging, &mut manifest, &rules).unwrap()
+            let mut mirror = devshell::sync::Mirror::new(
+                dir.path().join("cache/staging"),
+                &dir.path().join("state"),
+                manifest.clone(),
+                devshell::sync::Rules::default(),
+                devshell::sync::DEFAULT_MAX_IN_MEMORY,
+            );
+            mirror.prepare().unwrap();
+            mirror.before_tool(&mut vfs).unwrap();
+            mirror.after_tool(&mut vfs).unwrap()
         });
         let ours = time(runs, || noop(&mut sessions, &mut vfs));
         let mirror = dir.path().join("mirror");

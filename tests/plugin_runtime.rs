@@ -329,3 +329,231 @@ fn children_get_only_the_allowlisted_environment() {
     assert!(stderr_of(&out).contains("`LD_PRELOAD` may not be set"), "{}", stderr_of(&out));
     assert!(stdout_of(&out).is_empty(), "nothing ran");
 }
+
+/// A request for `program` (resolved through PATH by the OS) with stdin closed and both output
+/// streams piped, as a plugin's spawn reaches `process` after the grant check.
+fn piped(program: &str, args: &[&str], cwd: &std::path::Path) -> devshell::plugin::process::SpawnRequest {
+    use devshell::plugin::process::StdioMode;
+    devshell::plugin::process::SpawnRequest {
+        program: program.into(),
+        argv0: program.into(),
+        args: args.iter().map(|s| s.to_string()).collect(),
+        cwd: cwd.to_path_buf(),
+        env: vec![],
+        host_env: vec![],
+        stdin: StdioMode::Null,
+        stdout: StdioMode::Pipe,
+        stderr: StdioMode::Pipe,
+        timeout: Some(Duration::from_secs(60)),
+        confinement: None,
+    }
+}
+
+/// A `/proc/PID/status`-style field (`VmRSS:`, `Threads:`) of this process, as a number.
+fn own_status(field: &str) -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with(field)).unwrap_or_else(|| panic!("no {field} in {status}"));
+    line[field.len()..].split_whitespace().next().unwrap().parse().unwrap()
+}
+
+/// Run the calling test again in a process of its own and report whether that happened (the
+/// caller returns then) or whether this is that process (the caller does the work): its memory
+/// and thread counts must not see the other tests, which run in parallel in this one.
+fn rerun_alone(test: &str) -> bool {
+    if std::env::var_os("DEVSHELL_TEST_ALONE").is_some() {
+        return false;
+    }
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test, "--test-threads=1", "--nocapture"])
+        .env("DEVSHELL_TEST_ALONE", "1")
+        .output()
+        .unwrap();
+    let report = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success() && report.contains("1 passed"), "{test} on its own:\n{report}");
+    true
+}
+
+/// A child whose output the plugin never reads blocks on its pipe: the host holds at most
+/// `PIPE_HOLD_BYTES` of it, not everything the child can write (`yes` writes gigabytes a second).
+#[test]
+fn unread_child_output_blocks_the_child_instead_of_filling_memory() {
+    use devshell::plugin::process::{ChildProcess, PIPE_HOLD_BYTES};
+    if rerun_alone("unread_child_output_blocks_the_child_instead_of_filling_memory") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rss_before_kib = own_status("VmRSS:");
+    let mut child = ChildProcess::spawn(piped("yes", &[], dir.path())).unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    let io = std::fs::read_to_string(format!("/proc/{}/io", child.id())).unwrap();
+    let written: usize = io.lines().find_map(|l| l.strip_prefix("wchar: ")).unwrap().parse().unwrap();
+    let grown_kib = own_status("VmRSS:").saturating_sub(rss_before_kib);
+    // What `yes` wrote is what the host took plus what fits in the kernel's pipe (64 KiB).
+    assert!(written <= PIPE_HOLD_BYTES + (1 << 20), "yes wrote {written} bytes: the host kept reading");
+    assert!(grown_kib < 16 << 10, "the host grew by {grown_kib} KiB while nobody read");
+    // Nothing was lost: reading resumes where the child stopped.
+    let data = child.read_stdout(64 * 1024, 5_000).unwrap().expect("more output");
+    assert!(data.len() > 2 && data.chunks(2).all(|c| c == b"y\n" || c == b"y"), "{:?}", &data[..data.len().min(16)]);
+}
+
+/// `read_stdout_line` returns a line up to `MAX_LINE_BYTES` whole, a longer one in pieces of that
+/// size (never cutting a character), and the line after it intact.
+#[test]
+fn long_lines_come_back_in_bounded_pieces() {
+    use devshell::plugin::process::{ChildProcess, MAX_LINE_BYTES};
+    let dir = tempfile::tempdir().unwrap();
+    // "xé" is three bytes, so the cut at MAX_LINE_BYTES (2 mod 3) falls inside an 'é'.
+    let long = MAX_LINE_BYTES / 3 + 1000;
+    let script = format!(
+        "head -c {MAX_LINE_BYTES} /dev/zero | tr '\\0' x; echo; yes xé | head -n {long} | tr -d '\\n'; echo; echo after"
+    );
+    let mut child = ChildProcess::spawn(piped("sh", &["-c", &script], dir.path())).unwrap();
+    let whole = child.read_stdout_line(30_000).unwrap().unwrap();
+    assert_eq!(whole.len(), MAX_LINE_BYTES);
+    let mut joined = String::new();
+    let mut pieces = 0;
+    while joined.len() < long * 3 {
+        let piece = child.read_stdout_line(30_000).unwrap().unwrap();
+        assert!(piece.len() <= MAX_LINE_BYTES && !piece.contains('\u{fffd}'), "a piece cut a character");
+        joined.push_str(&piece);
+        pieces += 1;
+    }
+    assert_eq!(pieces, 2);
+    assert_eq!(joined, "xé".repeat(long));
+    assert_eq!(child.read_stdout_line(30_000).unwrap().as_deref(), Some("after"));
+    assert_eq!(child.read_stdout_line(30_000).unwrap(), None);
+}
+
+/// A plugin instance holds at most `MAX_LIVE_CHILDREN` children: one more is refused (an `io`
+/// error naming the cap, and nothing runs); dropping a child, or waiting for it and reading its
+/// output to the end, frees its place; and the threads of dropped children end, even when a
+/// descendant that left the process group keeps their pipes open.
+#[test]
+fn live_children_per_plugin_are_capped() {
+    use devshell::plugin::process::{ChildLimit, ProcessError, MAX_LIVE_CHILDREN};
+    if rerun_alone("live_children_per_plugin_are_capped") {
+        return;
+    }
+    assert_eq!(MAX_LIVE_CHILDREN, 32);
+    let dir = tempfile::tempdir().unwrap();
+    let threads_before = own_status("Threads:");
+    let limit = ChildLimit::new(MAX_LIVE_CHILDREN);
+    let mut children = Vec::new();
+    // The first child leaves a descendant in a session of its own that holds its pipes open.
+    let escape = "setsid sleep 3 & echo started";
+    children.push(limit.spawn("greedy", piped("sh", &["-c", escape], dir.path())).unwrap());
+    assert_eq!(children[0].read_stdout_line(10_000).unwrap().as_deref(), Some("started"));
+    for _ in 1..MAX_LIVE_CHILDREN {
+        children.push(limit.spawn("greedy", piped("sleep", &["30"], dir.path())).unwrap());
+    }
+    assert_eq!(limit.live(), 32);
+    for _ in MAX_LIVE_CHILDREN..40 {
+        match limit.spawn("greedy", piped("touch", &["marker"], dir.path())) {
+            Err(ProcessError::Io(message)) => {
+                assert!(message.contains("plugin `greedy` already has 32 running children"), "{message}")
+            }
+            Err(other) => panic!("expected an io error, got {other:?}"),
+            Ok(_) => panic!("a spawn beyond the cap ran"),
+        }
+    }
+    assert!(!dir.path().join("marker").exists(), "a refused spawn ran");
+    assert_eq!(limit.live(), 32);
+
+    children.pop();
+    let mut quick = limit.spawn("greedy", piped("echo", &["hi"], dir.path())).unwrap();
+    assert_eq!(limit.live(), 32);
+    // Exited but with unread output, it still counts; read to the end, it does not.
+    assert_eq!(quick.wait(Some(Duration::from_secs(10))).unwrap().unwrap().code, Some(0));
+    assert_eq!(limit.live(), 32);
+    assert_eq!(quick.read_stdout(1024, 10_000).unwrap().as_deref(), Some(&b"hi\n"[..]));
+    assert_eq!(quick.read_stdout(1024, 10_000).unwrap(), None);
+    assert_eq!(quick.read_stderr(1024, 10_000).unwrap(), None);
+    assert_eq!(limit.live(), 31);
+
+    drop(children);
+    drop(quick);
+    assert_eq!(limit.live(), 0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while own_status("Threads:") > threads_before && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(own_status("Threads:"), threads_before, "threads of dropped children are still running");
+}
+
+/// What a plugin logs reaches the terminal as one escaped line of bounded length.
+#[test]
+fn plugin_log_lines_are_escaped_and_cut() {
+    use devshell::plugin::log::{escape_line, MAX_LINE_CHARS};
+    assert_eq!(escape_line("plain text, tab\tand ünïcode"), "plain text, tab\tand ünïcode");
+    assert_eq!(escape_line("done\r[devshell] fake\nsecond line"), "done\\r[devshell] fake\\nsecond line");
+    assert_eq!(escape_line("abc\u{202e}fed\u{2066}"), "abc\\u{202e}fed\\u{2066}");
+    for hostile in ["\x1b]0;owned\x07\x1b[2J", "\u{9b}31m \u{7f} \0", "\x1bP+q\x1b\\"] {
+        let shown = escape_line(hostile);
+        assert!(!shown.chars().any(|c| c.is_control()), "{shown:?}");
+        assert!(shown.contains("\\u{"), "{shown:?}");
+    }
+
+    let long = "é".repeat(5000);
+    let cut = escape_line(&long);
+    let (shown, note) = cut.split_once('…').unwrap();
+    assert_eq!(shown.chars().count(), MAX_LINE_CHARS);
+    assert_eq!(note, " (8000 more bytes)");
+    let escapes = escape_line(&"\x1b".repeat(1000));
+    assert!(escapes.chars().count() < MAX_LINE_CHARS + 30, "{}", escapes.len());
+    assert!(escapes.ends_with("… (833 more bytes)"), "{escapes}"); // 167 escapes of 6 characters
+    assert_eq!(escape_line(&"x".repeat(MAX_LINE_CHARS)), "x".repeat(MAX_LINE_CHARS));
+}
+
+/// A plugin that floods its log gets a burst through, then a trickle; the rest is dropped.
+#[test]
+fn plugin_log_lines_are_rate_limited() {
+    use devshell::plugin::log::LogGate;
+    let mut gate = LogGate::new("noisy\x1b[31m");
+    assert_eq!(gate.plugin(), "noisy\\u{1b}[31m");
+    let started = std::time::Instant::now();
+    let passed = (0..10_000).filter(|_| gate.admit("spam").is_some()).count();
+    let allowed = 50 + (started.elapsed().as_secs_f64() * 50.0).ceil() as usize;
+    assert!((50..=allowed).contains(&passed), "{passed} of 10000 lines passed");
+    let quiet = std::time::Instant::now();
+    std::thread::sleep(Duration::from_millis(200));
+    let later = (0..100).filter(|_| gate.admit("spam").is_some()).count();
+    let refilled = (quiet.elapsed().as_secs_f64() * 50.0).ceil() as usize;
+    assert!((9..=refilled + 1).contains(&later), "{later} lines passed {:?} later", quiet.elapsed());
+}
+
+/// Two components' cache entries swapped on disk, each with its own valid checksum file: each
+/// load notices that the artifact was not compiled from the component asked for, and rebuilds.
+#[test]
+fn compile_cache_rebuilds_entries_swapped_between_components() {
+    let cache = tempfile::tempdir().unwrap();
+    let artifacts = || -> std::collections::BTreeSet<std::path::PathBuf> {
+        std::fs::read_dir(cache.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|e| e == "cwasm"))
+            .collect()
+    };
+    assert_eq!(runtime(cache.path()).load(&mock_source()).unwrap().load_path, LoadPath::Compiled);
+    let mock = artifacts().into_iter().next().unwrap();
+    assert_eq!(runtime(cache.path()).load(&faulty_source()).unwrap().load_path, LoadPath::Compiled);
+    let faulty = artifacts().into_iter().find(|path| *path != mock).unwrap();
+    let checksum = |artifact: &std::path::Path| artifact.with_extension("cwasm.b3");
+    for (a, b) in [(mock.clone(), faulty.clone()), (checksum(&mock), checksum(&faulty))] {
+        let swap = cache.path().join("swap");
+        std::fs::rename(&a, &swap).unwrap();
+        std::fs::rename(&b, &a).unwrap();
+        std::fs::rename(&swap, &b).unwrap();
+    }
+
+    let rt = runtime(cache.path());
+    let loaded = rt.load(&mock_source()).unwrap();
+    assert_eq!(loaded.load_path, LoadPath::Rebuilt);
+    let mut plugin = rt.instantiate(&loaded, Grant::default(), Limits::default()).unwrap();
+    let session = plugin.new_session(&guest_config()).unwrap();
+    plugin.ensure_ready(session).unwrap();
+    let out = plugin.run_tool(session, &request("cargo", &["print:the mock"])).unwrap();
+    assert_eq!(stdout_of(&out), "the mock\n");
+    assert_eq!(rt.load(&faulty_source()).unwrap().load_path, LoadPath::Rebuilt);
+    assert_eq!(runtime(cache.path()).load(&mock_source()).unwrap().load_path, LoadPath::Cached);
+    assert_eq!(runtime(cache.path()).load(&faulty_source()).unwrap().load_path, LoadPath::Cached);
+}

@@ -64,6 +64,10 @@ pub fn mock_settings(cache: &Path) -> devshell::config::Settings {
         memory_bytes: 256 << 20,
         rustup_shortcut: true,
         plugins: Default::default(),
-        cache_dir: Some(cache.to_path_buf()),
+        cache_dir: Some(cache.join("components")),
+        cache_base: cache.to_path_buf(),
+        max_file_bytes: devshell::sync::DEFAULT_MAX_IN_MEMORY,
+        sandbox_network: false,
+        require_confinement: false,
     }
 }

@@ -1,9 +1,10 @@
 //! Mode S sync rules, end to end through a session with the mock backend (a real component):
 //! changes both ways, deletions both ways, conflicts, exec bits, symlinks, lazy build output,
-//! a vanished staging root, and a failed pull that leaves the workspace as it was.
+//! a vanished staging root, and entries a pull cannot use, which are left out while the rest
+//! applies.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::PathBuf;
 
 use devshell::session::Sessions;
 use devshell::shell::{ToolBackend, ToolCall};
@@ -24,14 +25,14 @@ impl Fixture {
         let dir = tempfile::tempdir().unwrap();
         let mut settings = devshell_tests::mock_settings(&dir.path().join("cache"));
         adjust(&mut settings);
-        let sessions = Sessions::new(settings, dir.path().join("staging"), Default::default());
         let mut vfs = Vfs::default();
+        let sessions = Sessions::new(settings, &dir.path().join("state"), Default::default(), &mut vfs);
         vfs.mkdir_p("/p/src").unwrap();
         vfs.write("/p/src/main.rs", b"fn main() {}\n".to_vec()).unwrap();
         Fixture { _dir: dir, sessions, vfs }
     }
 
-    fn staging(&self) -> &Path {
+    fn staging(&self) -> PathBuf {
         self.sessions.staging_dir()
     }
 
@@ -183,20 +184,33 @@ fn an_emptied_staging_root_is_never_propagated() {
     let call = ToolCall { program: "cargo".into(), args: vec![], cwd: String::new(), env: vec![], capture: true };
     f.sessions.run_tool(&mut f.vfs, call).unwrap();
     assert_eq!(f.vfs.read("/p/src/main.rs").unwrap(), b"fn main() {}\n", "the workspace keeps everything");
+    assert_eq!(
+        std::fs::read(f.staging().join("p/src/main.rs")).unwrap(),
+        b"fn main() {}\n",
+        "and it was pushed again in full"
+    );
 }
 
 #[test]
-fn a_failed_pull_leaves_the_workspace_as_it_was() {
+fn entries_a_pull_cannot_use_are_left_out_and_the_rest_applies() {
     let mut f = Fixture::new();
     f.tool(&[]);
-    let before: Vec<String> = f.vfs.walk("/").map(|(p, _)| p.clone()).collect();
-    // A socket in the staging dir cannot be read as a file: the pull must fail as a whole.
+    // A socket and a FIFO are never opened; a name that is not UTF-8 cannot be a workspace path.
     let _listener = std::os::unix::net::UnixListener::bind(f.staging().join("p/sock")).unwrap();
+    let fifo = std::ffi::CString::new(f.staging().join("p/fifo").into_os_string().into_encoded_bytes()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    use std::os::unix::ffi::OsStrExt;
+    std::fs::write(f.staging().join("p").join(std::ffi::OsStr::from_bytes(b"bad\xffname")), b"x").unwrap();
     let (status, _) = f.tool(&["write:made-by-tool.txt=x"]);
     assert_eq!(status, 0);
-    let after: Vec<String> = f.vfs.walk("/").map(|(p, _)| p.clone()).collect();
-    assert_eq!(before, after, "nothing of the failed pull was applied");
-    assert!(f.staging().join("p/made-by-tool.txt").exists(), "and nothing in the staging dir was lost");
+    assert_eq!(f.vfs.read("/p/made-by-tool.txt").unwrap(), b"x", "the rest of the pull applied");
+    for left_out in ["/p/sock", "/p/fifo"] {
+        assert!(!f.vfs.exists(left_out), "{left_out} was pulled");
+    }
+    // And the next pull still works, with them still there.
+    let (status, _) = f.tool(&["write:second.txt=y"]);
+    assert_eq!(status, 0);
+    assert_eq!(f.vfs.read("/p/second.txt").unwrap(), b"y");
 }
 
 /// After the first run a watcher reports what changed; new directories get watched too, so a

@@ -529,50 +529,39 @@ fn export(shell: &mut Shell, args: &[String], io: &mut Io) -> Status {
     Ok(status)
 }
 
-/// Write a workspace subtree into a host directory (created if missing).
+/// Write a workspace subtree into a host directory (created if missing). Everything is written
+/// beneath a handle of that directory and replaces what is in the way, so a symlink there (one
+/// an earlier export made, say) is replaced, never written through.
 fn export_tree(shell: &Shell, root: &str, host: &Path, io: &mut Io) -> i32 {
+    let target = std::fs::create_dir_all(host).and_then(|()| crate::beneath::Beneath::open(host));
+    let target = match target {
+        Ok(target) => target,
+        Err(e) => {
+            io.error("export", format!("{}: {e} (the target must be a directory, not a symlink)", host.display()));
+            return 1;
+        }
+    };
     let mut written = 0usize;
     for (path, node) in shell.vfs.walk(root) {
         let relative = path[root.len()..].trim_start_matches('/');
-        let target = if relative.is_empty() && !shell.vfs.is_dir(root) {
-            host.join(vfs::file_name(root))
-        } else {
-            host.join(relative)
-        };
+        let relative = if relative.is_empty() && !shell.vfs.is_dir(root) { vfs::file_name(root) } else { relative };
         let result = match &node.kind {
-            NodeKind::Dir => std::fs::create_dir_all(&target),
+            NodeKind::Dir => target.ensure_dir(relative).map(drop),
             NodeKind::File { executable, .. } => shell
                 .vfs
                 .read(path)
                 .map_err(|e| std::io::Error::other(e.to_string()))
-                .and_then(|data| {
-                    if let Some(parent) = target.parent() {
-                        std::fs::create_dir_all(parent)?;
-                    }
-                    std::fs::write(&target, data)
-                })
-                .and_then(|_| set_host_executable(&target, *executable)),
-            NodeKind::Symlink { target: link } => {
-                let _ = std::fs::remove_file(&target);
-                std::os::unix::fs::symlink(link, &target)
-            }
+                .and_then(|data| target.write_file(relative, &data, *executable, node.mtime_ns).map(drop)),
+            NodeKind::Symlink { target: link } => target.symlink(relative, link).map(drop),
         };
         if let Err(e) = result {
-            io.error("export", format!("{}: {e}", target.display()));
+            io.error("export", format!("{}: {e}", host.join(relative).display()));
             return 1;
         }
         written += usize::from(matches!(node.kind, NodeKind::File { .. }));
     }
     io.out(format!("exported {written} files from {root} to {}\n", host.display()));
     0
-}
-
-pub fn set_host_executable(path: &Path, executable: bool) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let mut permissions = std::fs::metadata(path)?.permissions();
-    let mode = permissions.mode();
-    permissions.set_mode(if executable { mode | 0o111 } else { mode & !0o111 });
-    std::fs::set_permissions(path, permissions)
 }
 
 fn import(shell: &mut Shell, args: &[String], io: &mut Io) -> Status {

@@ -1,5 +1,8 @@
 //! The command line: parse flags, load settings and the workspace, pick REPL / `-c` / script /
 //! stdin, and on the way out shut the session down (final pull) and save the workspace.
+//!
+//! Every load and save happens with the workspace held (`lock`): a `-c` run, a script or stdin
+//! holds it throughout; a REPL one entry at a time, taking up what others saved before each.
 
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
@@ -7,9 +10,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
+use crate::lock::{self, Stamp, WorkspaceLock};
 use crate::plugin::{self, builtin, PluginSource};
 use crate::session::Sessions;
 use crate::shell::{Flow, Shell};
+use crate::sync::SyncManifest;
+use crate::vfs::Vfs;
 use crate::{config, state};
 
 #[derive(Parser, Debug)]
@@ -51,6 +57,12 @@ enum Commands {
     /// Inspect backend plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// List staging dirs no workspace uses any more (its state file is gone or moved on).
+    Gc {
+        /// Delete them too.
+        #[arg(long)]
+        remove: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -73,6 +85,7 @@ pub fn main() -> i32 {
     let result = match &cli.subcommand {
         Some(Commands::Plugin(PluginCommand::List)) => plugin_list(),
         Some(Commands::Plugin(PluginCommand::Inspect { file })) => plugin_inspect(file),
+        Some(Commands::Gc { remove }) => gc(*remove),
         None => run_shell(cli),
     };
     result.unwrap_or_else(|e| {
@@ -94,34 +107,63 @@ fn init_logging() {
         .try_init();
 }
 
-/// A persistent staging dir per workspace (keyed by the state file's absolute path) under the
-/// user's cache dir, so cargo's incremental state survives across runs.
-fn staging_dir_for(state_path: &Path) -> Result<PathBuf> {
-    let absolute = std::path::absolute(state_path)?;
-    let key = blake3::hash(absolute.as_os_str().as_encoded_bytes()).to_hex();
-    let base = config::cache_base().context("no home directory to put the staging dir in; set DEVSHELL_CACHE_DIR")?;
-    Ok(base.join("staging").join(&key[..16]))
+/// A non-interactive run: the whole unit holds the workspace.
+struct Unit {
+    source: String,
+    /// Where the source came from, for syntax errors.
+    origin: String,
+    /// `$0`.
+    script_name: String,
+    /// What a devshell waiting for the workspace is shown.
+    described: String,
 }
 
 fn run_shell(cli: Cli) -> Result<i32> {
     let settings = config::resolve(config::load_file()?, cli.backend.clone())?;
     let state_path = state::resolve_path(cli.state.clone());
-    let loading = std::time::Instant::now();
-    let saved = state::load(&state_path)?.unwrap_or_default();
-    tracing::debug!(elapsed = ?loading.elapsed(), "state loaded");
-    let loaded_generation = saved.vfs.generation();
+    let (script, args) = match (&cli.command, &cli.file) {
+        (None, None) if !cli.rest.is_empty() => (Some(PathBuf::from(&cli.rest[0])), cli.rest[1..].to_vec()),
+        (_, file) => (file.clone(), cli.rest.clone()),
+    };
+    // Read before the workspace is held: a slow stdin must not keep other devshells waiting.
+    let unit = if let Some(command) = &cli.command {
+        Some(Unit {
+            source: command.clone(),
+            origin: "-c".into(),
+            script_name: "devshell".into(),
+            described: format!("devshell -c {command}"),
+        })
+    } else if let Some(file) = script {
+        let source =
+            std::fs::read_to_string(&file).with_context(|| format!("cannot read script {}", file.display()))?;
+        let name = file.display().to_string();
+        Some(Unit { source, origin: name.clone(), described: format!("devshell {name}"), script_name: name })
+    } else if !std::io::stdin().is_terminal() {
+        let mut source = String::new();
+        std::io::stdin().read_to_string(&mut source).context("cannot read commands from stdin")?;
+        Some(Unit {
+            source,
+            origin: "stdin".into(),
+            script_name: "devshell".into(),
+            described: "devshell (commands from stdin)".into(),
+        })
+    } else {
+        None
+    };
+
     let eager = settings.eager;
-    let sessions = Sessions::new(settings, staging_dir_for(&state_path)?, saved.sync);
-    let mut shell = Shell::new(saved.vfs, Box::new(sessions));
-    if shell.vfs.is_dir(&saved.cwd) {
-        shell.cwd = saved.cwd;
-    }
+    let mut vfs = Vfs::default();
+    let sessions = Sessions::new(settings, &state_path, SyncManifest::default(), &mut vfs);
+    let mut shell = Shell::new(vfs, Box::new(sessions));
     shell.errexit = cli.errexit;
     let save_path = state_path.clone();
     shell.saver = Some(Box::new(move |shell: &Shell| {
         state::save(&save_path, &state::StateRef { vfs: &shell.vfs, cwd: &shell.cwd, sync: shell.backend.manifest() })?;
         Ok(format!("saved the workspace to {}", save_path.display()))
     }));
+    let described = unit.as_ref().map_or("devshell (starting a REPL)", |unit| unit.described.as_str());
+    // Before the SIGINT handler: Ctrl-C while waiting here simply ends devshell.
+    let (mut workspace, held) = Workspace::open(state_path, &mut shell, described)?;
     // SIGINT stops a running script between commands; a tool that owns the terminal gets it itself.
     unsafe {
         signal_hook::low_level::register(signal_hook::consts::SIGINT, || {
@@ -134,24 +176,18 @@ fn run_shell(cli: Cli) -> Result<i32> {
         }
     }
 
-    let (script, args) = match (&cli.command, &cli.file) {
-        (None, None) if !cli.rest.is_empty() => (Some(PathBuf::from(&cli.rest[0])), cli.rest[1..].to_vec()),
-        (_, file) => (file.clone(), cli.rest.clone()),
-    };
-    let status = if let Some(command) = &cli.command {
-        shell.set_positional("devshell", args);
-        finish(shell.run_source(command, "-c"))
-    } else if let Some(file) = script {
-        let source =
-            std::fs::read_to_string(&file).with_context(|| format!("cannot read script {}", file.display()))?;
-        shell.set_positional(&file.display().to_string(), args);
-        finish(shell.run_source(&source, &file.display().to_string()))
-    } else if !std::io::stdin().is_terminal() {
-        let mut source = String::new();
-        std::io::stdin().read_to_string(&mut source).context("cannot read commands from stdin")?;
-        finish(shell.run_source(&source, "stdin"))
-    } else {
-        crate::repl::run(&mut shell)
+    let (status, held) = match unit {
+        Some(unit) => {
+            shell.set_positional(&unit.script_name, args);
+            (finish(shell.run_source(&unit.source, &unit.origin)), held)
+        }
+        None => {
+            // The REPL holds the workspace a line at a time, never while the prompt waits.
+            workspace.save_if_changed(&shell)?;
+            drop(held);
+            let status = crate::repl::run(&mut shell, |shell, line| workspace.run_line(shell, line));
+            (status, workspace.hold(&mut shell, "devshell (leaving a REPL)")?)
+        }
     };
 
     let mut vfs = std::mem::take(&mut shell.vfs);
@@ -160,17 +196,113 @@ fn run_shell(cli: Cli) -> Result<i32> {
     if let Err(e) = &shutdown {
         eprintln!("devshell: {e:#}");
     }
-    let changed = shell.vfs.generation() != loaded_generation || shell.backend.manifest().is_dirty();
-    if changed {
-        let saving = std::time::Instant::now();
-        state::save(&state_path, &state::StateRef { vfs: &shell.vfs, cwd: &shell.cwd, sync: shell.backend.manifest() })
-            .with_context(|| format!("cannot save the workspace to {}", state_path.display()))?;
-        tracing::debug!(elapsed = ?saving.elapsed(), "state saved");
-    }
+    workspace.save_if_changed(&shell)?;
+    drop(held);
     // The process ends right after this: freeing tens of thousands of paths one by one would only
     // delay the exit.
     std::mem::forget(shell);
     Ok(status)
+}
+
+/// The state file as this process last loaded or saved it. Every devshell loads and saves only
+/// while it holds the workspace, so a state file whose stamp changed was saved by another one.
+struct Workspace {
+    path: PathBuf,
+    stamp: Option<Stamp>,
+    /// The workspace generation and current directory at the last load or save.
+    generation: u64,
+    cwd: String,
+    /// A fingerprint of the sync manifest at the last save; `None`: as loaded.
+    manifest: Option<blake3::Hash>,
+}
+
+impl Workspace {
+    /// Hold the workspace for `command` and load it into `shell`, with its saved directory
+    /// (an empty workspace when there is no state file yet).
+    fn open(path: PathBuf, shell: &mut Shell, command: &str) -> Result<(Workspace, WorkspaceLock)> {
+        let held = WorkspaceLock::acquire(&path, command)?;
+        let mut workspace = Workspace { path, stamp: None, generation: 0, cwd: String::new(), manifest: None };
+        workspace.load(shell, false)?;
+        Ok((workspace, held))
+    }
+
+    /// Hold the workspace for `command`, first taking up what another devshell saved since this
+    /// one last loaded or saved (keeping the current directory when it still exists).
+    fn hold(&mut self, shell: &mut Shell, command: &str) -> Result<WorkspaceLock> {
+        let held = WorkspaceLock::acquire(&self.path, command)?;
+        let stamp = lock::state_stamp(&self.path);
+        // A state file that disappeared was not saved by anyone: keep what this process has.
+        if stamp.is_some() && stamp != self.stamp {
+            self.load(shell, true)?;
+        }
+        Ok(held)
+    }
+
+    fn load(&mut self, shell: &mut Shell, keep_cwd: bool) -> Result<()> {
+        let stamp = lock::state_stamp(&self.path);
+        let loading = std::time::Instant::now();
+        let saved = state::load(&self.path)?.unwrap_or_default();
+        tracing::debug!(elapsed = ?loading.elapsed(), "state loaded");
+        shell.vfs = saved.vfs;
+        shell.backend.replace_manifest(saved.sync, &mut shell.vfs);
+        let cwd = if keep_cwd { std::mem::take(&mut shell.cwd) } else { saved.cwd };
+        shell.cwd = if shell.vfs.is_dir(&cwd) { cwd } else { "/".into() };
+        self.stamp = stamp;
+        self.generation = shell.vfs.generation();
+        self.cwd.clone_from(&shell.cwd);
+        self.manifest = None;
+        Ok(())
+    }
+
+    /// True when the workspace or the sync manifest differs from what was last loaded or saved.
+    /// The manifest's own flag means "changed since loaded", so after a save a fingerprint tells.
+    fn changed(&self, shell: &Shell) -> bool {
+        let manifest = shell.backend.manifest();
+        shell.vfs.generation() != self.generation
+            || shell.cwd != self.cwd
+            || manifest.is_dirty() && self.manifest != Some(fingerprint(manifest))
+    }
+
+    /// Save the workspace if it changed; call with the workspace held.
+    fn save_if_changed(&mut self, shell: &Shell) -> Result<()> {
+        if self.changed(shell) {
+            let saving = std::time::Instant::now();
+            let manifest = shell.backend.manifest();
+            state::save(&self.path, &state::StateRef { vfs: &shell.vfs, cwd: &shell.cwd, sync: manifest })
+                .with_context(|| format!("cannot save the workspace to {}", self.path.display()))?;
+            tracing::debug!(elapsed = ?saving.elapsed(), "state saved");
+            self.generation = shell.vfs.generation();
+            self.cwd.clone_from(&shell.cwd);
+            self.manifest = manifest.is_dirty().then(|| fingerprint(manifest));
+        }
+        // Held, so a state file that changed since the last look was saved by `save` in this process.
+        self.stamp = lock::state_stamp(&self.path);
+        Ok(())
+    }
+
+    /// One REPL entry, run with the workspace held and saved after it if it changed.
+    fn run_line(&mut self, shell: &mut Shell, line: &str) -> crate::shell::Status {
+        let held = match self.hold(shell, &format!("devshell REPL: {line}")) {
+            Ok(held) => held,
+            Err(e) => {
+                eprintln!("devshell: {e:#}");
+                shell.last_status = 1;
+                return Ok(1);
+            }
+        };
+        let status = shell.run_source(line, "stdin");
+        if let Err(e) = self.save_if_changed(shell) {
+            eprintln!("devshell: {e:#}");
+        }
+        drop(held);
+        status
+    }
+}
+
+fn fingerprint(manifest: &SyncManifest) -> blake3::Hash {
+    let mut hasher = blake3::Hasher::new();
+    postcard::to_io(manifest, &mut hasher).expect("hashing does not fail");
+    hasher.finalize()
 }
 
 fn finish(status: crate::shell::Status) -> i32 {
@@ -179,6 +311,26 @@ fn finish(status: crate::shell::Status) -> i32 {
         Err(Flow::Exit(code)) => code,
         Err(Flow::Break(_) | Flow::Continue(_)) => 0,
     }
+}
+
+fn gc(remove: bool) -> Result<i32> {
+    let base = config::cache_base().context("no cache dir; set DEVSHELL_CACHE_DIR")?.join("staging");
+    let orphans = crate::sync::orphaned_staging_dirs(&base).with_context(|| format!("cannot list {}", base.display()))?;
+    if orphans.is_empty() {
+        println!("no orphaned staging dirs in {}", base.display());
+    }
+    for (dir, why) in &orphans {
+        if remove {
+            std::fs::remove_dir_all(dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+            println!("removed {} ({why})", dir.display());
+        } else {
+            println!("{} ({why})", dir.display());
+        }
+    }
+    if !remove && !orphans.is_empty() {
+        println!("run `devshell gc --remove` to delete them");
+    }
+    Ok(0)
 }
 
 fn plugin_list() -> Result<i32> {

@@ -39,6 +39,14 @@ pub struct FileConfig {
     pub plugin_memory_mb: Option<usize>,
     /// Run a rustup proxy's default-toolchain binary directly (default: true).
     pub rustup_shortcut: Option<bool>,
+    /// Staging files above this many MiB stay lazy (read on demand, never whole into memory
+    /// or the state file); also the most a lazy file read may hold (default: 64).
+    pub max_file_mb: Option<u64>,
+    /// Whether tools the built-in host-sandbox runs may use the network (default: true, so
+    /// cargo can fetch); `false` makes builds offline and keeps build scripts from phoning home.
+    pub network: Option<bool>,
+    /// Refuse to run tools when the kernel cannot confine them (no Landlock); default: warn once.
+    pub require_confinement: Option<bool>,
     /// Third-party backends: `[plugins.NAME] path = "…", grant = { programs = […], dirs = […] }`.
     #[serde(default)]
     pub plugins: BTreeMap<String, PluginConfig>,
@@ -70,6 +78,14 @@ pub struct Settings {
     pub plugins: BTreeMap<String, PluginConfig>,
     /// Where compiled components are cached (`None`: no cache).
     pub cache_dir: Option<PathBuf>,
+    /// devshell's cache directory: staging dirs live in its `staging/`.
+    pub cache_base: PathBuf,
+    /// Staging files above this size stay lazy; see [`FileConfig::max_file_mb`].
+    pub max_file_bytes: u64,
+    /// See [`FileConfig::network`].
+    pub sandbox_network: bool,
+    /// See [`FileConfig::require_confinement`].
+    pub require_confinement: bool,
 }
 
 /// devshell's cache directory (`~/.cache/devshell`, or `DEVSHELL_CACHE_DIR`): compiled
@@ -168,6 +184,12 @@ pub fn resolve(file: FileConfig, backend_flag: Option<String>) -> Result<Setting
             "{ENV_GUEST_WORKSPACE}={guest_mount:?} is not valid; accepted: an absolute guest path such as /workspace"
         );
     }
+    let cache_base = cache_base().context("no home directory to put devshell's cache in; set DEVSHELL_CACHE_DIR")?;
+    let max_file_bytes = match file.max_file_mb {
+        Some(0) => bail!("max_file_mb = 0 is not valid; accepted: a whole number of MiB, at least 1"),
+        Some(mb) => mb.saturating_mul(1 << 20),
+        None => crate::sync::DEFAULT_MAX_IN_MEMORY,
+    };
     let mut routed: Vec<String> = ["cargo", "rustup", "rustc"].iter().map(|s| s.to_string()).collect();
     routed.extend(file.routed_tools.iter().cloned());
     Ok(Settings {
@@ -182,6 +204,10 @@ pub fn resolve(file: FileConfig, backend_flag: Option<String>) -> Result<Setting
         memory_bytes: file.plugin_memory_mb.unwrap_or(256) << 20,
         rustup_shortcut,
         plugins: file.plugins,
-        cache_dir: cache_base().map(|base| base.join("components")),
+        cache_dir: Some(cache_base.join("components")),
+        cache_base,
+        max_file_bytes,
+        sandbox_network: file.network.unwrap_or(true),
+        require_confinement: file.require_confinement.unwrap_or(false),
     })
 }

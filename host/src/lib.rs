@@ -3,12 +3,17 @@
 //!
 //! Modules, in the order data flows: `repl` reads a line, `shell` parses (`shell::syntax`) and
 //! runs it, `builtins` act on the workspace (`vfs`), routed tools go to `session`, which syncs
-//! (`sync`) and calls the backend through `plugin` (runtime, grants, cache). `config` and
-//! `state` hold settings and persistence; `progress` shows long syncs; `cli` is the entry point.
+//! (`sync`, every staging-dir operation through `beneath`) and calls the backend through
+//! `plugin` (runtime, grants, cache). `config` and `state` hold settings and persistence,
+//! `lock` lets one command at a time hold a workspace; `progress` shows long syncs, `escape`
+//! makes untrusted text safe for the terminal; `cli` is the entry point.
 
+pub mod beneath;
 pub mod builtins;
 pub mod cli;
 pub mod config;
+pub mod escape;
+pub mod lock;
 pub mod plugin;
 pub mod progress;
 pub mod repl;

@@ -1,6 +1,7 @@
 //! The interactive loop: line editing, persistent history, completion, prompt, Ctrl-C / Ctrl-D.
 //!
-//! Owns only the terminal conversation (rustyline); every line goes to `Shell::run_source`.
+//! Owns only the terminal conversation (rustyline); every line goes to the caller's `run_line`,
+//! which holds the workspace around it (never while the prompt waits).
 
 use std::borrow::Cow;
 
@@ -8,7 +9,7 @@ use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
 use rustyline::{Context, Editor, Helper, Highlighter, Hinter, Validator};
 
-use crate::shell::{syntax, Flow, Shell};
+use crate::shell::{syntax, Flow, Shell, Status};
 use crate::vfs::{self, NodeKind};
 
 /// Completion candidates, refreshed before each prompt (the helper cannot borrow the shell).
@@ -85,8 +86,9 @@ fn refresh(helper: &mut ShellHelper, shell: &Shell) {
     helper.cwd.clone_from(&shell.cwd);
 }
 
-/// Run the REPL until `exit` or Ctrl-D; returns the exit status.
-pub fn run(shell: &mut Shell) -> i32 {
+/// Run the REPL until `exit` or Ctrl-D; returns the exit status. `run_line` runs one entered
+/// unit (`Shell::run_source` with the workspace held around it).
+pub fn run(shell: &mut Shell, mut run_line: impl FnMut(&mut Shell, &str) -> Status) -> i32 {
     let history_path = directories::ProjectDirs::from("", "", "devshell").map(|d| d.data_dir().join("history"));
     let mut editor: Editor<ShellHelper, _> = match Editor::new() {
         Ok(editor) => editor,
@@ -118,7 +120,7 @@ pub fn run(shell: &mut Shell) -> i32 {
                     shell.history.push(trimmed);
                 }
                 crate::INTERRUPTED.store(false, std::sync::atomic::Ordering::SeqCst);
-                if let Err(Flow::Exit(code)) = shell.run_source(&entry, "stdin") {
+                if let Err(Flow::Exit(code)) = run_line(shell, &entry) {
                     break code;
                 }
             }

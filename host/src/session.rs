@@ -2,11 +2,11 @@
 //! tool (or eagerly), sync around each tool run in Mode S, shut down with a final pull.
 //!
 //! Owns the plugin runtime's lifetime (created on first use, so a run with no tool pays nothing)
-//! and each built-in backend's grant. A plugin fault ends the session, never the shell: the
-//! workspace is untouched and the next tool starts a new session.
+//! and each built-in backend's grant; orchestrates the [`Mirror`], which owns everything about
+//! the staging dir. A plugin fault ends the session, never the shell: the workspace is
+//! untouched and the next tool starts a new session.
 
-use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context, Result};
 
@@ -19,9 +19,8 @@ use crate::plugin::{
     WorkspaceMode,
 };
 use crate::shell::{ToolBackend, ToolCall, ToolResult};
-use crate::sync::{self, SyncManifest};
+use crate::sync::{self, Mirror, SyncManifest};
 use crate::vfs::Vfs;
-use crate::watch::Watcher;
 
 struct Active {
     instance: PluginInstance,
@@ -31,35 +30,25 @@ struct Active {
 
 pub struct Sessions {
     settings: Settings,
-    staging: PathBuf,
+    mirror: Mirror,
     runtime: Option<Runtime>,
     active: Option<Active>,
     last_failure: Option<String>,
-    /// The sync manifest; persisted with the workspace by the caller.
-    pub manifest: SyncManifest,
-    /// A tool ran and the pull after it did not succeed: the watcher's view is not enough, and
-    /// the final reconciliation walks everything.
-    needs_pull: bool,
-    /// Armed by the first full pull; from then on pulls look only at what it saw change.
-    watcher: Option<Watcher>,
 }
 
 impl Sessions {
-    pub fn new(settings: Settings, staging: PathBuf, manifest: SyncManifest) -> Sessions {
-        Sessions {
-            settings,
-            staging,
-            runtime: None,
-            active: None,
-            last_failure: None,
-            manifest,
-            needs_pull: false,
-            watcher: None,
-        }
+    /// Sessions for the workspace saved at `state_path`, whose last sync is `manifest`; lazy
+    /// files of `vfs` are read from its staging dir from now on.
+    pub fn new(settings: Settings, state_path: &Path, manifest: SyncManifest, vfs: &mut Vfs) -> Sessions {
+        let base = settings.cache_base.join("staging");
+        let mirror = Mirror::new(base, state_path, manifest, settings.lazy.clone(), settings.max_file_bytes);
+        vfs.set_lazy_source(mirror.lazy_source());
+        Sessions { settings, mirror, runtime: None, active: None, last_failure: None }
     }
 
-    pub fn staging_dir(&self) -> &PathBuf {
-        &self.staging
+    /// The staging dir (what a Mode S backend is granted).
+    pub fn staging_dir(&self) -> PathBuf {
+        self.mirror.path()
     }
 
     fn syncs(&self) -> bool {
@@ -83,9 +72,10 @@ impl Sessions {
     fn grant(&self, manifest: &Manifest) -> Result<Grant> {
         let asked = &manifest.capabilities;
         let mut grant = Grant::default();
-        let staging = self.staging.canonicalize().with_context(|| format!("staging dir {}", self.staging.display()))?;
+        let staging = self.staging_dir();
+        let staging = staging.canonicalize().with_context(|| format!("staging dir {}", staging.display()))?;
         let (programs, dirs, network): (Vec<String>, Vec<String>, bool) = match self.settings.backend.as_str() {
-            "host-sandbox" => (self.settings.routed.clone(), vec!["staging".into()], false),
+            "host-sandbox" => (self.settings.routed.clone(), vec!["staging".into()], self.settings.sandbox_network),
             "mock" => (vec![], vec!["staging".into()], false),
             name => {
                 let granted = self.settings.plugins.get(name).and_then(|p| p.grant.clone()).unwrap_or_default();
@@ -124,15 +114,22 @@ impl Sessions {
         Ok(grant)
     }
 
-    fn ensure_started(&mut self, vfs: &mut Vfs) -> Result<()> {
+    fn ensure_started(&mut self) -> Result<()> {
         if self.active.is_some() {
             return Ok(());
         }
-        std::fs::create_dir_all(&self.staging)
-            .with_context(|| format!("cannot create staging dir {}", self.staging.display()))?;
+        if self.syncs() {
+            for notice in self.mirror.prepare()? {
+                eprintln!("devshell: {notice}");
+            }
+        }
         if self.runtime.is_none() {
             let runtime = Runtime::new(CompileCache::new(self.settings.cache_dir.clone()))?;
-            self.runtime = Some(runtime.with_rustup_shortcut(self.settings.rustup_shortcut));
+            self.runtime = Some(
+                runtime
+                    .with_rustup_shortcut(self.settings.rustup_shortcut)
+                    .with_confinement_required(self.settings.require_confinement),
+            );
         }
         let runtime = self.runtime.as_ref().expect("just created");
         let loaded = runtime.load(&self.source()?)?;
@@ -143,7 +140,7 @@ impl Sessions {
             mode: self.settings.mode,
             guest_mount: self.settings.guest_mount.clone(),
             staging_dir: if self.syncs() {
-                self.staging.canonicalize()?.to_string_lossy().into_owned()
+                self.staging_dir().canonicalize()?.to_string_lossy().into_owned()
             } else {
                 String::new()
             },
@@ -152,12 +149,6 @@ impl Sessions {
         let session = instance.new_session(&config)?;
         instance.ensure_ready(session)?;
         let info = instance.info(session)?;
-        if self.syncs() {
-            let report =
-                sync::push(vfs, &self.staging, &mut self.manifest).context("initial push to the staging dir")?;
-            tracing::debug!(?report, "initial push");
-            report_conflicts(&report);
-        }
         self.active = Some(Active { instance, session, info });
         self.last_failure = None;
         Ok(())
@@ -173,71 +164,30 @@ impl Sessions {
     }
 }
 
-impl Sessions {
-    /// Pull what changed in the staging dir since the last pull, as the watcher saw it (`since`
-    /// adds what it saw before the tool ran). Without a usable watcher, or with `since` `None`
-    /// (the last pull failed), walk everything, and with `arm` watch the tree for later runs.
-    fn pull_changes(
-        &mut self,
-        vfs: &mut Vfs,
-        since: Option<BTreeSet<String>>,
-        arm: bool,
-    ) -> Result<sync::Report, sync::SyncError> {
-        let latest = self.watcher.as_mut().and_then(Watcher::changed);
-        if let (Some(mut changed), Some(latest)) = (since, latest) {
-            changed.extend(latest);
-            tracing::debug!(paths = changed.len(), "pull: what the watcher saw");
-            let (report, new_dirs) =
-                sync::pull_changed(vfs, &self.staging, &mut self.manifest, &self.settings.lazy, &changed)?;
-            let watcher = self.watcher.as_mut().expect("checked above");
-            if new_dirs.iter().any(|dir| watcher.watch(dir).is_err()) {
-                self.watcher = None;
-            }
-            return Ok(report);
-        }
-        let walking = std::time::Instant::now();
-        let report = sync::pull(vfs, &self.staging, &mut self.manifest, &self.settings.lazy)?;
-        tracing::debug!(elapsed = ?walking.elapsed(), "pull: walked the staging dir");
-        if !arm {
-            return Ok(report);
-        }
-        // Watch every directory the walk found, for the next runs.
-        let watcher = match self.watcher.take() {
-            Some(mut watcher) => {
-                sync::synced_dirs(&self.manifest).try_for_each(|dir| watcher.watch(dir)).map(|_| watcher)
-            }
-            None => Watcher::new(&self.staging, sync::synced_dirs(&self.manifest)),
-        };
-        self.watcher =
-            watcher.inspect_err(|e| tracing::debug!("not watching the staging dir ({e}); pulls will walk it")).ok();
-        Ok(report)
-    }
-}
-
-fn report_conflicts(report: &sync::Report) {
+/// Tell the user what a sync could not do as asked: conflicts, and entries it left out.
+fn report(report: &sync::Report) {
     for (path, kept) in &report.conflicts {
+        let (path, kept) = (crate::escape::for_terminal(path), crate::escape::for_terminal(kept));
         eprintln!("devshell: conflict: {path} changed in the workspace and in the backend; kept the workspace version, the backend's is in {kept}");
+    }
+    for (path, why) in &report.skipped {
+        let path = crate::escape::for_terminal(path);
+        if path.is_empty() {
+            eprintln!("devshell: {}", crate::escape::for_terminal(why));
+        } else {
+            eprintln!("devshell: sync left out {path}: {}", crate::escape::for_terminal(why));
+        }
     }
 }
 
 impl ToolBackend for Sessions {
     fn run_tool(&mut self, vfs: &mut Vfs, call: ToolCall) -> Result<ToolResult> {
-        if let Err(e) = self.ensure_started(vfs) {
+        if let Err(e) = self.ensure_started() {
             return Err(self.fail(e));
         }
-        // Changes made in the staging dir between tool runs: kept for the pull, unlike the
-        // events of our own push, which are discarded.
-        let between_runs = match &mut self.watcher {
-            Some(watcher) => watcher.changed(),
-            None => None,
-        };
         if self.syncs() {
-            let report = sync::push(vfs, &self.staging, &mut self.manifest)
-                .map_err(|e| anyhow!("sync to the backend failed: {e}"))?;
-            report_conflicts(&report);
-            if let Some(watcher) = &mut self.watcher {
-                watcher.discard();
-            }
+            let pushed = self.mirror.before_tool(vfs).map_err(|e| anyhow!("sync to the backend failed: {e:#}"))?;
+            report(&pushed);
         }
         let request = ToolRequest {
             program: call.program,
@@ -248,19 +198,17 @@ impl ToolBackend for Sessions {
             timeout_ms: self.settings.exec_timeout.map(|t| t.as_millis() as u64),
         };
         let active = self.active.as_mut().expect("started");
-        self.needs_pull = true;
         let outcome = active.instance.run_tool(active.session, &request);
         // Pull even after a failed run: whatever the tool changed must not be lost.
         if self.syncs() {
-            match self.pull_changes(vfs, between_runs, true) {
-                Ok(report) => {
-                    report_conflicts(&report);
-                    self.needs_pull = false;
+            match self.mirror.after_tool(vfs) {
+                Ok(pulled) => {
+                    report(&pulled);
+                    if pulled.staging_recreated {
+                        self.active = None; // the next tool starts a session on the new dir
+                    }
                 }
-                Err(e) => {
-                    self.watcher = None;
-                    eprintln!("devshell: sync from the backend failed, the workspace is unchanged: {e}");
-                }
+                Err(e) => eprintln!("devshell: sync from the backend failed, the workspace is unchanged: {e}"),
             }
         }
         match outcome {
@@ -295,7 +243,7 @@ impl ToolBackend for Sessions {
             }
         }
         if self.syncs() {
-            lines.push(format!("staging:  {}", self.staging.display()));
+            lines.push(format!("staging:  {}", self.staging_dir().display()));
         }
         lines.push(format!("routed:   {}", self.settings.routed.join(" ")));
         lines.push(format!(
@@ -310,8 +258,8 @@ impl ToolBackend for Sessions {
         lines
     }
 
-    fn start(&mut self, vfs: &mut Vfs) -> Result<()> {
-        self.ensure_started(vfs).map_err(|e| self.fail(e))
+    fn start(&mut self, _: &mut Vfs) -> Result<()> {
+        self.ensure_started().map_err(|e| self.fail(e))
     }
 
     fn restart(&mut self) {
@@ -321,20 +269,12 @@ impl ToolBackend for Sessions {
 
     fn shutdown(&mut self, vfs: &mut Vfs) -> Result<()> {
         let Some(mut active) = self.active.take() else { return Ok(()) };
-        // The final reconciliation: what changed in the staging dir since the last pull (a build
-        // daemon or background job writing late), as the watcher saw it; a full walk when the
-        // last pull failed or nothing watches.
         let pulled = if self.syncs() {
-            let since_last_pull = (!self.needs_pull).then(BTreeSet::new);
-            self.pull_changes(vfs, since_last_pull, false)
-                .map(|r| report_conflicts(&r))
-                .map_err(|e| anyhow!("final sync failed: {e}"))
+            self.mirror.at_exit(vfs).map(|r| report(&r)).map_err(|e| anyhow!("final sync failed: {e}"))
         } else {
             Ok(())
         };
         let stopped = active.instance.shutdown(active.session).map_err(anyhow::Error::from);
-        // Released now, not at exit: its `Drop` keeps the release off the exit path.
-        drop(self.watcher.take());
         pulled.and(stopped)
     }
 
@@ -351,6 +291,11 @@ impl ToolBackend for Sessions {
     }
 
     fn manifest(&self) -> &SyncManifest {
-        &self.manifest
+        self.mirror.manifest()
+    }
+
+    fn replace_manifest(&mut self, manifest: SyncManifest, vfs: &mut Vfs) {
+        self.mirror.replace_manifest(manifest);
+        vfs.set_lazy_source(self.mirror.lazy_source());
     }
 }

@@ -2,7 +2,9 @@
 //!
 //! Layout: `DEVSHELL-STATE\n`, a little-endian u32 format version, the BLAKE3 hash of the
 //! payload, then the payload (postcard). Writes are atomic (temp file in the same directory,
-//! fsync, rename). A corrupt file, or one written by a newer devshell, is refused and left
+//! fsync, rename). The file is untrusted input (a cloned repository can carry one, and the
+//! checksum only catches accidents): every path in it is validated on load, and a corrupt or
+//! crafted file, or one in a format this build does not read, is refused by name and left
 //! exactly as it is. Owns only the file format; the shell decides when to save.
 
 use std::io::Write;
@@ -15,7 +17,11 @@ use crate::sync::SyncManifest;
 use crate::vfs::Vfs;
 
 const MAGIC: &[u8] = b"DEVSHELL-STATE\n";
-pub const FORMAT_VERSION: u32 = 2;
+/// Version 3: lazy files relative to the staging dir, whose identity the sync manifest records.
+pub const FORMAT_VERSION: u32 = 3;
+/// Version 2 is read and converted: its lazy files pointed at a staging dir by absolute path,
+/// so they are dropped (build output, rebuilt by the next build) with its sync record.
+const OLDEST_READABLE: u32 = 2;
 /// Default file name, in the directory devshell was started in.
 pub const DEFAULT_FILE: &str = ".devshell-state";
 
@@ -45,7 +51,13 @@ pub fn load(path: &Path) -> Result<Option<SavedState>> {
     let version = u32::from_le_bytes(bytes[MAGIC.len()..MAGIC.len() + 4].try_into().unwrap());
     if version > FORMAT_VERSION {
         bail!(
-            "{} was written by a newer devshell (state format {version}, this one reads up to {FORMAT_VERSION}); upgrade devshell, or {recover}",
+            "{} was written by a newer devshell (state format {version}, this one reads formats {OLDEST_READABLE} to {FORMAT_VERSION}); upgrade devshell, or {recover}",
+            path.display()
+        );
+    }
+    if version < OLDEST_READABLE {
+        bail!(
+            "{} is in state format {version}, which this devshell does not read (it reads formats {OLDEST_READABLE} to {FORMAT_VERSION}); {recover}",
             path.display()
         );
     }
@@ -53,9 +65,27 @@ pub fn load(path: &Path) -> Result<Option<SavedState>> {
     if blake3::hash(payload).as_bytes() != &bytes[MAGIC.len() + 4..header] {
         bail!("{} is corrupt (checksum mismatch); {recover}", path.display());
     }
-    let state = postcard::from_bytes(payload)
-        .with_context(|| format!("{} is corrupt (cannot decode); {recover}", path.display()))?;
+    let state = decode(version, payload).with_context(|| format!("{} is corrupt or crafted; {recover}", path.display()))?;
     Ok(Some(state))
+}
+
+/// Decode and validate one payload of a readable format version.
+fn decode(version: u32, payload: &[u8]) -> Result<SavedState> {
+    let mut state: SavedState = if version == FORMAT_VERSION {
+        postcard::from_bytes(payload).context("cannot decode")?
+    } else {
+        // Format 2 has the same workspace and directory; its sync record is not carried over.
+        let (vfs, cwd): (Vfs, String) = postcard::take_from_bytes(payload).context("cannot decode")?.0;
+        let mut state = SavedState { vfs, cwd, sync: SyncManifest::default() };
+        state.vfs.forget_lazy_files();
+        state
+    };
+    state.vfs.check().map_err(anyhow::Error::msg)?;
+    state.sync.check(state.vfs.generation()).map_err(anyhow::Error::msg)?;
+    if !state.vfs.is_dir(&state.cwd) {
+        state.cwd = "/".into();
+    }
+    Ok(state)
 }
 
 /// The same fields as [`SavedState`], borrowed, so saving needs no copy of the workspace.
@@ -122,5 +152,109 @@ mod tests {
         bytes[MAGIC.len()] = 99; // a future format version
         std::fs::write(&path, &bytes).unwrap();
         assert!(load(&path).unwrap_err().to_string().contains("newer devshell"));
+        bytes[MAGIC.len()] = 0; // a format older than any this build reads
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(load(&path).unwrap_err().to_string().contains("state format 0"));
+    }
+
+    /// A payload written with a recomputed checksum, as anyone can.
+    fn write_crafted(path: &Path, version: u32, payload: &[u8]) {
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&version.to_le_bytes());
+        bytes.extend_from_slice(blake3::hash(payload).as_bytes());
+        bytes.extend_from_slice(payload);
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    /// The serialized shape of a workspace, with paths this code would never make.
+    #[derive(Serialize)]
+    struct RawVfs {
+        nodes: Vec<(String, crate::vfs::Node)>,
+        tombstones: Vec<(String, u64)>,
+        generation: u64,
+    }
+
+    #[test]
+    fn a_crafted_escaping_path_is_refused_and_the_file_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state");
+        let dir_node = crate::vfs::Node { kind: crate::vfs::NodeKind::Dir, mtime_ns: 0, changed: 0 };
+        let file = crate::vfs::Node {
+            kind: crate::vfs::NodeKind::File {
+                content: crate::vfs::Content::Bytes(std::sync::Arc::new(b"pwned".to_vec())),
+                executable: false,
+            },
+            mtime_ns: 0,
+            changed: 1,
+        };
+        let raw = RawVfs {
+            nodes: vec![("/".into(), dir_node), ("/../../../../.bashrc".into(), file)],
+            tombstones: vec![],
+            generation: 1,
+        };
+        let payload = postcard::to_allocvec(&(raw, "/".to_string(), SyncManifest::default())).unwrap();
+        write_crafted(&path, FORMAT_VERSION, &payload);
+        let before = std::fs::read(&path).unwrap();
+        let error = format!("{:#}", load(&path).unwrap_err());
+        assert!(error.contains("/../../../../.bashrc") && error.contains("untouched"), "{error}");
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+    }
+
+    #[test]
+    fn format_2_is_converted_without_its_staging_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state");
+        let mut vfs = Vfs::default();
+        vfs.write("/kept", b"source".to_vec()).unwrap();
+        let lazy = crate::vfs::NodeKind::File {
+            content: crate::vfs::Content::Host { path: "/home/u/.cache/devshell/staging/x/target/app".into(), size: 3 },
+            executable: true,
+        };
+        vfs.put("/target/app", lazy, 1).unwrap();
+        // Format 2 ended with a sync record of another shape: whatever follows is ignored.
+        let mut payload = postcard::to_allocvec(&(&vfs, "/target")).unwrap();
+        payload.extend_from_slice(b"old sync record");
+        write_crafted(&path, 2, &payload);
+        let state = load(&path).unwrap().unwrap();
+        assert_eq!(state.vfs.read("/kept").unwrap(), b"source");
+        assert!(!state.vfs.exists("/target/app"), "a lazy file of format 2 points at an absolute path");
+        assert!(state.vfs.check().is_ok());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
+        /// Any corruption of a valid payload, checksum recomputed, is refused or yields a
+        /// workspace that passes validation; the loader never panics.
+        #[test]
+        fn corrupted_payloads_are_refused_or_valid(
+            flips in proptest::collection::vec((0usize..4096, 0u8..=255), 1..8),
+            cut in proptest::option::of(0usize..4096),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("state");
+            let mut vfs = Vfs::default();
+            vfs.mkdir_p("/p/src").unwrap();
+            vfs.write("/p/src/main.rs", b"fn main() {}".to_vec()).unwrap();
+            vfs.symlink("src/main.rs", "/p/link").unwrap();
+            let lazy = crate::vfs::NodeKind::File {
+                content: crate::vfs::Content::Host { path: "p/target/app".into(), size: 3 },
+                executable: true,
+            };
+            vfs.put("/p/target/app", lazy, 1).unwrap();
+            let mut payload = postcard::to_allocvec(&StateRef { vfs: &vfs, cwd: "/p", sync: &SyncManifest::default() }).unwrap();
+            for (at, value) in flips {
+                let at = at % payload.len();
+                payload[at] = value;
+            }
+            if let Some(cut) = cut {
+                payload.truncate(cut % (payload.len() + 1));
+            }
+            write_crafted(&path, FORMAT_VERSION, &payload);
+            if let Ok(Some(state)) = load(&path) {
+                proptest::prop_assert!(state.vfs.check().is_ok());
+                proptest::prop_assert!(state.sync.check(state.vfs.generation()).is_ok());
+                proptest::prop_assert!(state.vfs.is_dir(&state.cwd));
+            }
+        }
     }
 }

@@ -4,8 +4,9 @@
 //! Owns path normalization (`..` never climbs above `/`), node metadata (executable bit, mtime)
 //! and change tracking: every mutation stamps the node with a new generation, deletions leave a
 //! tombstone, so the sync engine can ask "what changed since generation G" without a walk. File
-//! content may be bytes in memory or a host file read lazily (build output). Knows nothing of
-//! the shell, sessions or the host filesystem beyond reading a lazy file.
+//! content may be bytes in memory or a file in the backend's staging dir read lazily (build
+//! output), through a [`LazySource`] the session attaches. Knows nothing of the shell, sessions
+//! or the host filesystem. A loaded workspace is untrusted until [`Vfs::check`] accepts it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -18,7 +19,8 @@ use serde::{Deserialize, Serialize};
 pub enum Content {
     /// Bytes held in memory.
     Bytes(Arc<Vec<u8>>),
-    /// A host file read on demand (kept out of memory); `size` as of the last sync.
+    /// A file in the staging dir read on demand (kept out of memory); `path` is relative to
+    /// the staging root, `size` as of the last sync.
     Host { path: PathBuf, size: u64 },
 }
 
@@ -71,6 +73,15 @@ pub struct Vfs {
     #[serde(with = "sorted_map")]
     tombstones: BTreeMap<String, u64>,
     generation: u64,
+    /// Where lazy (`Content::Host`) files are read from; attached by the session.
+    #[serde(skip)]
+    lazy: Option<Arc<dyn LazySource>>,
+}
+
+/// Reads the lazy files of a workspace (the staging dir, beneath its handle).
+pub trait LazySource: std::fmt::Debug + Send + Sync {
+    /// The bytes of the file at `relative` (a path below the staging root), bounded in size.
+    fn read(&self, relative: &std::path::Path) -> Result<Vec<u8>, String>;
 }
 
 /// Serde for large `BTreeMap`s as a sorted sequence: loading then bulk-builds the tree in one
@@ -102,7 +113,7 @@ impl Default for Vfs {
     fn default() -> Self {
         let mut nodes = BTreeMap::new();
         nodes.insert("/".to_string(), Node { kind: NodeKind::Dir, mtime_ns: now_ns(), changed: 0 });
-        Vfs { nodes, tombstones: BTreeMap::new(), generation: 0 }
+        Vfs { nodes, tombstones: BTreeMap::new(), generation: 0, lazy: None }
     }
 }
 
@@ -140,8 +151,21 @@ impl Vfs {
         self.generation
     }
 
+    /// Read lazy files through `source` from now on.
+    pub fn set_lazy_source(&mut self, source: Arc<dyn LazySource>) {
+        self.lazy = Some(source);
+    }
+
+    fn read_lazy(&self, path: &str, relative: &std::path::Path) -> VfsResult<Vec<u8>> {
+        let source = self.lazy.as_ref().ok_or_else(|| {
+            VfsError::Io(path.into(), "build output kept in the backend's staging dir; no backend is attached".into())
+        })?;
+        source.read(relative).map_err(|e| VfsError::Io(path.into(), e))
+    }
+
     fn bump(&mut self) -> u64 {
-        self.generation += 1;
+        // `check` refuses loaded generations near the top, so this cannot wrap.
+        self.generation = self.generation.checked_add(1).expect("workspace generation overflow");
         self.generation
     }
 
@@ -213,8 +237,7 @@ impl Vfs {
         let real = self.follow(path)?;
         match &self.nodes[&real].kind {
             NodeKind::File { content: Content::Bytes(bytes), .. } => Ok(bytes.as_ref().clone()),
-            NodeKind::File { content: Content::Host { path: host, .. }, .. } => std::fs::read(host)
-                .map_err(|e| VfsError::Io(path.into(), format!("cannot read backing file {}: {e}", host.display()))),
+            NodeKind::File { content: Content::Host { path: relative, .. }, .. } => self.read_lazy(path, relative),
             NodeKind::Dir => Err(VfsError::IsADirectory(path.into())),
             NodeKind::Symlink { .. } => unreachable!("follow resolves symlinks"),
         }
@@ -372,7 +395,7 @@ impl Vfs {
         self.require_parent_dir(to)?;
         let kind = match source.kind {
             NodeKind::File { content: Content::Host { path, .. }, executable } => {
-                let bytes = std::fs::read(&path).map_err(|e| VfsError::Io(from.into(), e.to_string()))?;
+                let bytes = self.read_lazy(from, &path)?;
                 NodeKind::File { content: Content::Bytes(Arc::new(bytes)), executable }
             }
             other => other,
@@ -428,9 +451,80 @@ impl Vfs {
         }
     }
 
+    /// Mark `path` (a node, or a deletion) as changed again now, so the next sync retries it.
+    pub fn restamp(&mut self, path: &str) {
+        let generation = self.bump();
+        if let Some(node) = self.nodes.get_mut(path) {
+            node.changed = generation;
+        } else if let Some(deleted) = self.tombstones.get_mut(path) {
+            *deleted = generation;
+        }
+    }
+
     /// Forget tombstones older than `generation` (after a sync has consumed them).
     pub fn prune_tombstones(&mut self, generation: u64) {
         self.tombstones.retain(|_, g| *g > generation);
+    }
+}
+
+/// True for a normalized relative path: non-empty `/`-separated components, none of them `.`,
+/// `..` or containing NUL. What a path from an untrusted file must look like.
+pub fn is_normal_relative(path: &str) -> bool {
+    !path.is_empty() && path.split('/').all(|c| !c.is_empty() && c != "." && c != ".." && !c.contains('\0'))
+}
+
+impl Vfs {
+    /// Accept a workspace read from an untrusted file only when it is one this code could have
+    /// made: normalized absolute paths, every parent a directory, a root directory, lazy files
+    /// pointing below the staging root, no generation from the future. The error names the
+    /// first bad entry.
+    pub fn check(&self) -> Result<(), String> {
+        if !self.is_dir("/") {
+            return Err("the workspace has no root directory".into());
+        }
+        if self.generation > u64::MAX / 2 {
+            return Err(format!("workspace generation {} is not one this code reaches", self.generation));
+        }
+        for (path, node) in &self.nodes {
+            if path == "/" {
+                continue;
+            }
+            let bad = |why: &str| Err(format!("workspace entry {path:?}: {why}"));
+            if !path.strip_prefix('/').is_some_and(is_normal_relative) {
+                return bad("not a normalized absolute path");
+            }
+            if !self.is_dir(parent_of(path)) {
+                return bad("its parent is not a directory");
+            }
+            if node.changed > self.generation {
+                return bad("changed in a generation that has not happened yet");
+            }
+            if let NodeKind::File { content: Content::Host { path: host, .. }, .. } = &node.kind {
+                if !host.to_str().is_some_and(is_normal_relative) {
+                    return bad("lazy content outside the staging dir");
+                }
+            }
+        }
+        if let Some((path, _)) = self.tombstones.iter().find(|(p, g)| {
+            **g > self.generation || !p.strip_prefix('/').is_some_and(is_normal_relative)
+        }) {
+            return Err(format!("deleted-entry record {path:?} is not valid"));
+        }
+        Ok(())
+    }
+
+    /// Drop every lazy (staging-backed) file: used when the staging dir they pointed into is
+    /// no longer this workspace's (an older state format).
+    pub fn forget_lazy_files(&mut self) {
+        let lazy: Vec<String> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| matches!(n.kind, NodeKind::File { content: Content::Host { .. }, .. }))
+            .map(|(p, _)| p.clone())
+            .collect();
+        for path in lazy {
+            let _ = self.remove(&path, false);
+        }
     }
 }
 
@@ -492,15 +586,45 @@ mod tests {
         assert!(matches!(vfs.get("/c/d/f").unwrap().kind, NodeKind::File { executable: true, .. }));
     }
 
+    #[derive(Debug)]
+    struct OneFile;
+    impl LazySource for OneFile {
+        fn read(&self, relative: &std::path::Path) -> Result<Vec<u8>, String> {
+            if relative == std::path::Path::new("t/big.bin") {
+                Ok(b"from disk".to_vec())
+            } else {
+                Err("no such file".into())
+            }
+        }
+    }
+
     #[test]
-    fn lazy_host_content_is_read_on_demand() {
-        let dir = tempfile::tempdir().unwrap();
-        let host = dir.path().join("big.bin");
-        std::fs::write(&host, b"from disk").unwrap();
+    fn lazy_content_is_read_on_demand_through_the_attached_source() {
         let mut vfs = Vfs::default();
-        vfs.put("/t/big.bin", NodeKind::File { content: Content::Host { path: host, size: 9 }, executable: false }, 1)
-            .unwrap();
+        let lazy = NodeKind::File { content: Content::Host { path: "t/big.bin".into(), size: 9 }, executable: false };
+        vfs.put("/t/big.bin", lazy, 1).unwrap();
+        assert!(vfs.read("/t/big.bin").unwrap_err().to_string().contains("no backend"));
+        vfs.set_lazy_source(Arc::new(OneFile));
         assert_eq!(vfs.read("/t/big.bin").unwrap(), b"from disk");
+    }
+
+    #[test]
+    fn check_refuses_what_this_code_could_not_have_made() {
+        let mut vfs = Vfs::default();
+        vfs.write("/ok", b"x".to_vec()).unwrap();
+        assert_eq!(vfs.check(), Ok(()));
+        for bad in ["/../../.bashrc", "/a//b", "relative", "/a/./b", "/x/", "/nul\0"] {
+            let mut crafted = vfs.clone();
+            crafted.nodes.insert(bad.into(), Node { kind: NodeKind::Dir, mtime_ns: 0, changed: 0 });
+            assert!(crafted.check().is_err(), "{bad:?} accepted");
+        }
+        let mut orphan = vfs.clone();
+        orphan.nodes.insert("/no/parent".into(), Node { kind: NodeKind::Dir, mtime_ns: 0, changed: 0 });
+        assert!(orphan.check().unwrap_err().contains("parent"));
+        let mut escaping = vfs.clone();
+        let kind = NodeKind::File { content: Content::Host { path: "/etc/passwd".into(), size: 1 }, executable: false };
+        escaping.nodes.insert("/t".into(), Node { kind, mtime_ns: 0, changed: 0 });
+        assert!(escaping.check().unwrap_err().contains("outside the staging dir"));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! that could not be added), and then the caller falls back to a full walk. It never decides
 //! what a change means: that is `sync`'s job.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::ErrorKind;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -16,6 +16,9 @@ pub struct Watcher {
     inotify: Inotify,
     root: PathBuf,
     dirs: HashMap<WatchDescriptor, String>,
+    /// The same directories by path: a directory removed and made again is not watched until
+    /// someone watches it anew.
+    watched: HashSet<String>,
     /// Set when events may have been lost; the next `changed` returns `None`.
     blind: bool,
     buffer: Vec<u8>,
@@ -43,6 +46,7 @@ impl Watcher {
             inotify: Inotify::init()?,
             root: root.to_path_buf(),
             dirs: HashMap::new(),
+            watched: HashSet::new(),
             blind: false,
             buffer: vec![0; 64 * 1024],
         };
@@ -59,6 +63,7 @@ impl Watcher {
         match self.inotify.watches().add(&path, mask()) {
             Ok(wd) => {
                 self.dirs.insert(wd, relative.to_string());
+                self.watched.insert(relative.to_string());
                 Ok(())
             }
             // Gone already: its removal shows up as an event on the parent.
@@ -68,6 +73,11 @@ impl Watcher {
                 Err(e)
             }
         }
+    }
+
+    /// Whether the directory at `relative` has a live watch.
+    pub fn watches(&self, relative: &str) -> bool {
+        self.watched.contains(relative)
     }
 
     /// Forget pending events (the host's own writes during a push).
@@ -118,7 +128,9 @@ impl Watcher {
                 }
             }
             for wd in removed {
-                self.dirs.remove(&wd);
+                if let Some(dir) = self.dirs.remove(&wd) {
+                    self.watched.remove(&dir);
+                }
             }
         }
         Some(changed)

@@ -21,7 +21,8 @@ impl FakeRustup {
         for toolchain in ["tc-one", "tc-two"] {
             let bin = root.join("rustup/toolchains").join(toolchain).join("bin");
             std::fs::create_dir_all(&bin).unwrap();
-            let script = format!("#!/bin/sh\necho \"{toolchain} $*\"\nenv | LC_ALL=C sort\n");
+            // TMPDIR is each session's own private dir: the one variable that differs by design.
+            let script = format!("#!/bin/sh\necho \"{toolchain} $*\"\nenv | grep -v '^TMPDIR=' | LC_ALL=C sort\n");
             std::fs::write(bin.join("cargo"), script).unwrap();
             let mut permissions = std::fs::metadata(bin.join("cargo")).unwrap().permissions();
             std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
@@ -87,7 +88,8 @@ fn same_both_ways(fake: &FakeRustup, sandbox: &Sandbox, script: &str, env: &[(&s
     let program = spawned(&log);
     let proxy_off: Vec<(&str, &str)> = env.iter().copied().chain([("DEVSHELL_RUSTUP_SHORTCUT", "0")]).collect();
     let (proxied, log) = fake.run(sandbox, script, &proxy_off);
-    assert!(spawned(&log).ends_with("cargo/bin/cargo"), "proxy not used with the shortcut off:\n{log}");
+    // The proxy runs as the file the grant resolved to (rustup itself), named `cargo`.
+    assert!(spawned(&log).ends_with("bin/rustup"), "proxy not used with the shortcut off:\n{log}");
     assert_eq!(direct, proxied, "{script}: the tool must see exactly what the proxy gives it");
     (direct, program)
 }
@@ -113,13 +115,13 @@ fn other_toolchain_choices_go_through_the_proxy() {
 
     let (out, log) = fake.run(&sandbox, "cargo +tc-two build", &[]);
     assert!(out.starts_with("tc-two build\n"), "{out}");
-    assert!(spawned(&log).ends_with("cargo/bin/cargo"), "{log}");
+    assert!(spawned(&log).ends_with("bin/rustup"), "{log}");
 
     let file = "mkdir /p; printf '[toolchain]\\nchannel = \"tc-two\"\\n' > /p/rust-toolchain.toml; cd /p; cargo x";
     let (out, log) = fake.run(&sandbox, file, &[]);
     assert!(out.starts_with("tc-two x\n"), "{out}");
     assert!(out.contains("RUSTUP_TOOLCHAIN_SOURCE=toolchain-file\n"), "{out}");
-    assert!(spawned(&log).ends_with("cargo/bin/cargo"), "{log}");
+    assert!(spawned(&log).ends_with("bin/rustup"), "{log}");
 
     // Back to plain: the toolchain file is gone from the workspace, and so from the staging dir.
     let (out, log) = fake.run(&sandbox, "rm /p/rust-toolchain.toml; cd /p; cargo z", &[]);

@@ -9,6 +9,10 @@ mod generated {
 /// Path of the `faulty` test component (traps, spins, hogs memory). Not embedded.
 #[doc(hidden)]
 pub use generated::FAULTY_PATH;
+/// Path of the `hostile` test component (climbing symlinks, special files, huge and deep trees in
+/// the staging dir). Not embedded.
+#[doc(hidden)]
+pub use generated::HOSTILE_PATH;
 /// Paths of the built-in components on disk, for tests and benchmarks that load from a file.
 #[doc(hidden)]
 pub use generated::{HOST_SANDBOX_PATH, MOCK_PATH};

@@ -2,12 +2,21 @@
 //! a component pays for Cranelift.
 //!
 //! Key: the component's BLAKE3 hash and the engine's compatibility hash (wasmtime version and
-//! every setting that changes generated code). The artifact is treated as untrusted: its BLAKE3
-//! checksum sits beside it (`NAME.cwasm.b3`), and any mismatch, truncation or failed deserialize
-//! recompiles and rewrites both. The artifact itself stays a plain wasmtime file so that it can
-//! be mapped straight from disk (`deserialize_file`) instead of copied into fresh memory, which
-//! was most of a cached load. Writes are atomic (temp file + rename), so a crash mid-write leaves
-//! the old files or a mismatch, and a mismatch only costs a recompile.
+//! every setting that changes generated code). Beside each artifact sits a checksum file
+//! (`NAME.cwasm.b3`): BLAKE3 of the artifact keyed with the full hash of the component it was
+//! compiled from. That binds the artifact to its component as well as to its bytes, so a
+//! truncated or corrupt artifact, and an entry copied or swapped in from another component
+//! (checksum file and all), fail the check; any mismatch or failed deserialize recompiles and
+//! rewrites both. Writes are atomic (temp file + rename), so a crash mid-write leaves the old
+//! files or a mismatch, and a mismatch only costs a recompile.
+//!
+//! **The cache dir must be as trusted as `~/.cargo`.** wasmtime deserializes an artifact as
+//! native code without checking it, and the checksum is not a signature: whoever can write the
+//! cache dir can write a matching checksum for code of their own, and that code then runs in
+//! devshell with the user's rights. The checksum guards against corruption and mix-ups, not
+//! against an attacker. The artifact stays a plain wasmtime file so that it can be mapped
+//! straight from disk (`deserialize_file`) instead of copied into fresh memory, which was most
+//! of a cached load.
 
 use std::hash::{Hash, Hasher};
 use std::io::Write;
@@ -17,7 +26,9 @@ use anyhow::{Context, Result};
 use wasmtime::component::Component;
 use wasmtime::Engine;
 
-const MAGIC: &[u8; 8] = b"DSHCWASM";
+/// The checksum file's first bytes. Version 2 is keyed by the component's hash; a version 1
+/// file (an unkeyed hash) is refused, and the entry rebuilt.
+const MAGIC: &[u8; 8] = b"DSHCWAS2";
 
 /// Where a component came from this time: useful for tests and `DEVSHELL_LOG=debug`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,24 +53,25 @@ impl CompileCache {
         self.dir.as_deref()
     }
 
-    fn artifact_path(&self, engine: &Engine, component: &[u8]) -> Option<PathBuf> {
+    fn artifact_path(&self, engine: &Engine, component_hash: &blake3::Hash) -> Option<PathBuf> {
         let mut engine_hasher = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut engine_hasher);
-        let component_hash = blake3::hash(component);
         let name = format!("{}-{:016x}.cwasm", &component_hash.to_hex()[..32], engine_hasher.finish());
         self.dir.as_ref().map(|d| d.join(name))
     }
 
     pub fn load(&self, engine: &Engine, component: &[u8]) -> Result<(Component, LoadPath)> {
-        let Some(path) = self.artifact_path(engine, component) else {
+        let component_hash = blake3::hash(component);
+        let Some(path) = self.artifact_path(engine, &component_hash) else {
             return Ok((Component::new(engine, component)?, LoadPath::Compiled));
         };
         let checksum_path = checksum_path(&path);
         let existed = path.exists();
         if existed {
-            match verify(&path, &checksum_path).and_then(|()| {
-                // SAFETY: the file was produced by `precompile_component` of an engine with the
-                // same compatibility hash and matches its checksum; wasmtime checks its own header.
+            match verify(&path, &checksum_path, &component_hash).and_then(|()| {
+                // SAFETY: the cache dir is trusted (see the module doc), and the file matches the
+                // checksum of an artifact compiled from this very component; wasmtime checks its
+                // own header against this engine.
                 unsafe { Component::deserialize_file(engine, &path) }.map_err(anyhow::Error::from)
             }) {
                 Ok(loaded) => return Ok((loaded, LoadPath::Cached)),
@@ -69,12 +81,13 @@ impl CompileCache {
         let code = engine.precompile_component(component)?;
         let written = write_atomic(&path, &code).and_then(|()| {
             let mut checksum = MAGIC.to_vec();
-            checksum.extend_from_slice(blake3::hash(&code).as_bytes());
+            checksum.extend_from_slice(artifact_checksum(&component_hash, &code).as_bytes());
             write_atomic(&checksum_path, &checksum)
         });
         if let Err(e) = written {
             tracing::warn!("cannot write compile cache entry {}: {e:#}", path.display());
         }
+        // SAFETY: compiled just now, by this engine, from this component.
         let loaded = unsafe { Component::deserialize(engine, &code)? };
         Ok((loaded, if existed { LoadPath::Rebuilt } else { LoadPath::Compiled }))
     }
@@ -86,11 +99,19 @@ fn checksum_path(artifact: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn verify(artifact: &Path, checksum_path: &Path) -> Result<()> {
+/// BLAKE3 of the artifact, keyed with the hash of the component it was compiled from.
+fn artifact_checksum(component_hash: &blake3::Hash, artifact: &[u8]) -> blake3::Hash {
+    blake3::keyed_hash(component_hash.as_bytes(), artifact)
+}
+
+fn verify(artifact: &Path, checksum_path: &Path, component_hash: &blake3::Hash) -> Result<()> {
     let checksum = std::fs::read(checksum_path).context("no checksum")?;
     anyhow::ensure!(checksum.len() == MAGIC.len() + 32 && &checksum[..MAGIC.len()] == MAGIC, "bad checksum file");
     let bytes = std::fs::read(artifact)?;
-    anyhow::ensure!(blake3::hash(&bytes).as_bytes() == &checksum[MAGIC.len()..], "checksum mismatch");
+    anyhow::ensure!(
+        artifact_checksum(component_hash, &bytes).as_bytes() == &checksum[MAGIC.len()..],
+        "checksum mismatch (corrupt, or compiled from another component)"
+    );
     Ok(())
 }
 

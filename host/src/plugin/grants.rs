@@ -1,8 +1,11 @@
 //! Capability grants: what one plugin may do on the host, and the single place that checks it.
 //!
-//! Every `host-process.spawn` goes through [`CapabilityGranter::check_spawn`], and every guest
-//! path the plugin hands the host (a child's cwd) through [`CapabilityGranter::host_dir`]. WASI
-//! preopens come from the same grant ([`Grant::dirs`]). Nothing else in the host grants anything.
+//! Every `host-process.spawn` goes through [`CapabilityGranter::check_spawn`] (the program, its
+//! arguments and the environment it asks for), and every guest path the plugin hands the host
+//! (a child's cwd) through [`CapabilityGranter::host_dir`]. WASI preopens and the confinement
+//! of spawned tools come from the same grant ([`Grant::dirs`]). Nothing else in the host grants
+//! anything. A denial names the exact capability missing and the config line that would allow
+//! it.
 
 use std::path::{Path, PathBuf};
 
@@ -11,7 +14,10 @@ use devshell_plugin_kit::normalize_absolute;
 /// A program the plugin may spawn, with optional argv patterns.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProgramGrant {
-    /// Canonical absolute path on the host.
+    /// The name it was granted by (`cargo`, or an absolute path): what it runs as (`argv[0]`),
+    /// which is what a multi-call binary such as rustup's proxy decides by.
+    pub name: String,
+    /// Canonical absolute path on the host: exactly the file that runs.
     pub path: PathBuf,
     /// `None`: any arguments. Otherwise patterns: a literal, `*` (one argument), or a trailing
     /// `**` (all remaining arguments).
@@ -33,6 +39,38 @@ pub struct Grant {
     pub programs: Vec<ProgramGrant>,
     pub dirs: Vec<DirGrant>,
     pub network: bool,
+    /// Environment variables it may set for a child beyond [`DEFAULT_ENV`].
+    pub env: Vec<String>,
+}
+
+/// Variables any plugin may set for a child: presentation only, none of them chooses a program,
+/// a file to read or code to run.
+pub const DEFAULT_ENV: &[&str] = &[
+    "CARGO_TERM_COLOR",
+    "CARGO_TERM_VERBOSE",
+    "CARGO_TERM_QUIET",
+    "CARGO_TERM_PROGRESS_WHEN",
+    "CARGO_TERM_PROGRESS_WIDTH",
+    "CARGO_INCREMENTAL",
+    "CARGO_BUILD_JOBS",
+    "RUST_BACKTRACE",
+    "RUST_LOG",
+    "NO_COLOR",
+    "CLICOLOR",
+    "CLICOLOR_FORCE",
+    "COLUMNS",
+    "LINES",
+    "TERM",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+];
+
+/// What to execute for a granted spawn: exactly this file, as this name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exec {
+    pub path: PathBuf,
+    pub argv0: String,
 }
 
 /// The reason a request was refused; the message names the exact capability that is missing.
@@ -49,7 +87,7 @@ impl Grant {
     pub fn allow_program(&mut self, program: &str, args: Option<Vec<String>>) -> Result<(), GrantError> {
         let resolved = resolve_program(program)?;
         let path = canonical(&resolved)?;
-        self.programs.push(ProgramGrant { path, args });
+        self.programs.push(ProgramGrant { name: program.to_string(), path, args });
         Ok(())
     }
 
@@ -65,11 +103,21 @@ impl Grant {
 pub struct CapabilityGranter {
     plugin: String,
     grant: Grant,
+    /// Where a denial tells the user to add what is missing.
+    config_hint: String,
 }
 
 impl CapabilityGranter {
     pub fn new(plugin: impl Into<String>, grant: Grant) -> Self {
-        CapabilityGranter { plugin: plugin.into(), grant }
+        let plugin = plugin.into();
+        let config_hint = format!("[plugins.{plugin}] grant in the config file");
+        CapabilityGranter { plugin, grant, config_hint }
+    }
+
+    /// Say where the grant lives (`[plugins.NAME] grant in FILE`, or how a built-in is granted).
+    pub fn with_config_hint(mut self, hint: impl Into<String>) -> Self {
+        self.config_hint = hint.into();
+        self
     }
 
     pub fn grant(&self) -> &Grant {
@@ -80,28 +128,75 @@ impl CapabilityGranter {
         &self.plugin
     }
 
-    /// Resolve `program` and check it and `args` against the grant. Returns the path to execute.
-    pub fn check_spawn(&self, program: &str, args: &[String]) -> Result<PathBuf, GrantError> {
+    /// Resolve `program` and check it, `args` and the environment it asks for against the
+    /// grant. `user_env` is what the user exported for the tool run being served: those exact
+    /// pairs may be passed on. Returns exactly what to execute.
+    pub fn check_spawn(
+        &self,
+        program: &str,
+        args: &[String],
+        env: &[(String, String)],
+        user_env: &[(String, String)],
+    ) -> Result<Exec, GrantError> {
         let resolved = resolve_program(program)?;
         let canonical = canonical(&resolved)?;
-        let Some(granted) = self.grant.programs.iter().find(|g| g.path == canonical) else {
+        if let Some(dir) = self.grant.dirs.iter().find(|d| resolved.starts_with(&d.host) || canonical.starts_with(&d.host)) {
             return Err(GrantError::Denied(format!(
-                "plugin `{}` may not spawn `{program}` (resolved to {}): program not in its grant",
+                "plugin `{}` may not spawn `{program}`: it lies in {}, a directory the plugin can write, so it \
+                 could be anything; only programs outside its directories can be granted",
                 self.plugin,
-                canonical.display()
+                dir.host.display()
+            )));
+        }
+        let same_file: Vec<&ProgramGrant> = self.grant.programs.iter().filter(|g| g.path == canonical).collect();
+        if same_file.is_empty() {
+            return Err(GrantError::Denied(format!(
+                "plugin `{}` may not spawn `{program}` (resolved to {}): add \"{program}\" to programs in the {}",
+                self.plugin,
+                canonical.display(),
+                self.config_hint
+            )));
+        }
+        // Any granted pattern may match; the grant named like the request wins, so an alias of a
+        // multi-call binary runs as the name it was granted by, never as the alias.
+        let requested_name = resolved.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let allowed = same_file
+            .iter()
+            .filter(|g| g.args.as_ref().is_none_or(|patterns| argv_matches(patterns, args)))
+            .min_by_key(|g| Path::new(&g.name).file_name().and_then(|n| n.to_str()) != Some(requested_name));
+        let Some(granted) = allowed else {
+            let patterns: Vec<String> =
+                same_file.iter().filter_map(|g| g.args.as_ref()).map(|p| format!("[{}]", p.join(" "))).collect();
+            return Err(GrantError::Denied(format!(
+                "plugin `{}` may spawn `{program}` only with arguments matching {}, not [{}]; add \"{program} {}\" to programs in the {}",
+                self.plugin,
+                patterns.join(" or "),
+                args.join(" "),
+                args.join(" "),
+                self.config_hint
             )));
         };
-        if let Some(patterns) = &granted.args {
-            if !argv_matches(patterns, args) {
+        self.check_env(env, user_env)?;
+        Ok(Exec { path: canonical, argv0: granted.name.clone() })
+    }
+
+    /// Every variable the plugin sets must be harmless by default, granted by name, or exactly
+    /// what the user exported for this tool run.
+    fn check_env(&self, env: &[(String, String)], user_env: &[(String, String)]) -> Result<(), GrantError> {
+        for (key, value) in env {
+            let valid_name = !key.is_empty() && !key.contains('=') && !key.contains('\0') && !value.contains('\0');
+            let allowed = DEFAULT_ENV.contains(&key.as_str())
+                || self.grant.env.iter().any(|granted| granted == key)
+                || user_env.iter().any(|(k, v)| k == key && v == value);
+            if !valid_name || !allowed {
                 return Err(GrantError::Denied(format!(
-                    "plugin `{}` may spawn `{program}` only with arguments matching [{}], not [{}]",
-                    self.plugin,
-                    patterns.join(" "),
-                    args.join(" ")
+                    "plugin `{}` may not set the environment variable `{key}` for a program (it can choose what \
+                     runs); add \"{key}\" to env in the {}",
+                    self.plugin, self.config_hint
                 )));
             }
         }
-        Ok(resolved)
+        Ok(())
     }
 
     /// Map a directory as the plugin sees it to the host directory, refusing anything outside
@@ -213,14 +308,77 @@ mod tests {
         grant.allow_program("true", None).unwrap();
         grant.allow_program("echo", Some(strings(&["hi", "*"]))).unwrap();
         let granter = CapabilityGranter::new("t", grant);
-        assert!(granter.check_spawn("true", &[]).is_ok());
+        let check = |program: &str, args: &[&str]| granter.check_spawn(program, &strings(args), &[], &[]);
+        assert!(check("true", &[]).is_ok());
         let true_path = resolve_program("true").unwrap();
-        assert!(granter.check_spawn(true_path.to_str().unwrap(), &[]).is_ok());
-        assert!(matches!(granter.check_spawn("./true", &[]), Err(GrantError::Denied(m)) if m.contains("relative")));
-        assert!(matches!(granter.check_spawn("false", &[]), Err(GrantError::Denied(m)) if m.contains("`false`")));
-        assert!(granter.check_spawn("echo", &strings(&["hi", "there"])).is_ok());
-        assert!(matches!(granter.check_spawn("echo", &strings(&["bye"])), Err(GrantError::Denied(_))));
-        assert!(matches!(granter.check_spawn("no-such-program-xyz", &[]), Err(GrantError::NotFound(_))));
+        assert!(check(true_path.to_str().unwrap(), &[]).is_ok());
+        assert!(matches!(check("./true", &[]), Err(GrantError::Denied(m)) if m.contains("relative")));
+        assert!(matches!(check("false", &[]), Err(GrantError::Denied(m)) if m.contains("`false`") && m.contains("config")));
+        assert!(check("echo", &["hi", "there"]).is_ok());
+        assert!(matches!(check("echo", &["bye"]), Err(GrantError::Denied(_))));
+        assert!(matches!(check("no-such-program-xyz", &[]), Err(GrantError::NotFound(_))));
+    }
+
+    #[test]
+    fn every_pattern_granted_for_a_program_is_considered() {
+        let mut grant = Grant::default();
+        grant.allow_program("nice", Some(strings(&["-n", "10", "cargo", "**"]))).unwrap();
+        grant.allow_program("nice", Some(strings(&["-n", "10", "rustc", "**"]))).unwrap();
+        let granter = CapabilityGranter::new("t", grant);
+        for args in [["-n", "10", "cargo", "build"], ["-n", "10", "rustc", "-V"]] {
+            assert!(granter.check_spawn("nice", &strings(&args), &[], &[]).is_ok(), "{args:?}");
+        }
+        let denied = granter.check_spawn("nice", &strings(&["-n", "10", "sh"]), &[], &[]).unwrap_err();
+        assert!(matches!(&denied, GrantError::Denied(m) if m.contains("cargo **") && m.contains("rustc **")), "{denied:?}");
+    }
+
+    #[test]
+    fn an_alias_runs_only_the_granted_file_under_its_granted_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("multi");
+        std::fs::copy(resolve_program("true").unwrap(), &real).unwrap();
+        std::os::unix::fs::symlink(&real, dir.path().join("cargo")).unwrap();
+        std::os::unix::fs::symlink(&real, dir.path().join("rust-gdb")).unwrap();
+        let mut grant = Grant::default();
+        let cargo = dir.path().join("cargo");
+        grant.allow_program(cargo.to_str().unwrap(), Some(strings(&["metadata", "**"]))).unwrap();
+        let granter = CapabilityGranter::new("t", grant);
+        let alias = dir.path().join("rust-gdb");
+        let exec = granter.check_spawn(alias.to_str().unwrap(), &strings(&["metadata"]), &[], &[]).unwrap();
+        assert_eq!(exec.path, real.canonicalize().unwrap(), "exactly the checked file");
+        assert_eq!(exec.argv0, cargo.to_str().unwrap(), "as the granted name, not the alias");
+    }
+
+    #[test]
+    fn programs_in_a_plugin_writable_dir_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let inside = dir.path().join("tool");
+        std::fs::copy(resolve_program("true").unwrap(), &inside).unwrap();
+        let mut grant = Grant::default();
+        grant.allow_program(inside.to_str().unwrap(), None).unwrap();
+        grant.allow_dir(dir.path(), "/staging").unwrap();
+        let granter = CapabilityGranter::new("t", grant);
+        let refused = granter.check_spawn(inside.to_str().unwrap(), &[], &[], &[]).unwrap_err();
+        assert!(matches!(&refused, GrantError::Denied(m) if m.contains("can write")), "{refused:?}");
+    }
+
+    #[test]
+    fn environment_is_allowed_by_name_only() {
+        let mut grant = Grant::default();
+        grant.allow_program("true", None).unwrap();
+        grant.env.push("RUSTFLAGS".into());
+        let granter = CapabilityGranter::new("t", grant);
+        let pair = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
+        assert!(granter.check_spawn("true", &[], &pair("CARGO_TERM_COLOR", "always"), &[]).is_ok());
+        assert!(granter.check_spawn("true", &[], &pair("RUSTFLAGS", "-Dwarnings"), &[]).is_ok());
+        for key in ["RUSTC_WRAPPER", "GIT_SSH_COMMAND", "CARGO_NET_GIT_FETCH_WITH_CLI", "PATH", "BASH_ENV", "LD_PRELOAD", "RUSTUP_TOOLCHAIN"] {
+            let denied = granter.check_spawn("true", &[], &pair(key, "x"), &[]).unwrap_err();
+            assert!(matches!(&denied, GrantError::Denied(m) if m.contains(key) && m.contains("env")), "{denied:?}");
+        }
+        // What the user exported for this run passes, exactly as exported.
+        let user = pair("RUSTC_WRAPPER", "sccache");
+        assert!(granter.check_spawn("true", &[], &user, &user).is_ok());
+        assert!(granter.check_spawn("true", &[], &pair("RUSTC_WRAPPER", "/tmp/evil"), &user).is_err());
     }
 
     #[test]

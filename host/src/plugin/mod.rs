@@ -8,12 +8,14 @@
 
 pub mod builtin;
 pub mod cache;
+pub mod confine;
 pub mod grants;
+pub mod log;
 pub mod manifest;
 pub mod process;
 pub mod rustup;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,8 +26,11 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use self::cache::{CompileCache, LoadPath};
 use self::grants::{CapabilityGranter, Grant, GrantError};
+use self::log::LogGate;
 use self::manifest::Manifest;
-use self::process::{ChildProcess, ProcessError as HostProcessError, SpawnRequest, StdioMode};
+use self::process::{
+    ChildLimit, ChildProcess, ProcessError as HostProcessError, SpawnRequest, StdioMode, MAX_LIVE_CHILDREN,
+};
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -134,6 +139,8 @@ pub struct Runtime {
     linker: Linker<PluginState>,
     cache: CompileCache,
     rustup_shortcut: bool,
+    /// Refuse to start a plugin when its tools cannot be confined (no Landlock).
+    require_confinement: bool,
 }
 
 /// A compiled, version-checked plugin, ready to instantiate.
@@ -159,12 +166,18 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         Backend::add_to_linker::<PluginState, wasmtime::component::HasSelf<PluginState>>(&mut linker, |s| s)?;
-        Ok(Runtime { engine, linker, cache, rustup_shortcut: true })
+        Ok(Runtime { engine, linker, cache, rustup_shortcut: true, require_confinement: false })
     }
 
     /// Whether granted rustup proxies run their toolchain binary directly (see [`rustup`]).
     pub fn with_rustup_shortcut(mut self, enabled: bool) -> Runtime {
         self.rustup_shortcut = enabled;
+        self
+    }
+
+    /// Whether a kernel without (full) Landlock refuses plugins instead of a warning.
+    pub fn with_confinement_required(mut self, required: bool) -> Runtime {
+        self.require_confinement = required;
         self
     }
 
@@ -216,15 +229,35 @@ impl Runtime {
         if grant.network {
             wasi.inherit_network().allow_ip_name_lookup(true);
         }
+        let tmp = tempfile::Builder::new().prefix("devshell-tools-").tempdir().context("cannot create a temp dir for tools")?;
+        let writable: Vec<PathBuf> =
+            grant.dirs.iter().map(|d| d.host.clone()).chain([tmp.path().to_path_buf()]).collect();
+        // Granted programs live outside the standard dirs sometimes (a rustup in a custom home).
+        let readable: Vec<PathBuf> = grant.programs.iter().filter_map(|p| p.path.parent().map(Path::to_path_buf)).collect();
+        let confinement = confine::Confinement::new(&writable, &readable, grant.network);
+        if let Some(shortfall) = &confinement.shortfall {
+            if self.require_confinement {
+                anyhow::bail!(
+                    "{shortfall}; refusing to start `{name}` because require_confinement is set (unset it in the config file to run tools unconfined)"
+                );
+            }
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| eprintln!("devshell: warning: {shortfall} (set require_confinement = true to refuse)"));
+        }
         let state = PluginState {
             wasi: wasi.build(),
             table: ResourceTable::new(),
             limits: StoreLimitsBuilder::new().memory_size(limits.memory_bytes).trap_on_grow_failure(true).build(),
             granter: Arc::new(CapabilityGranter::new(name.clone(), grant)),
+            children: ChildLimit::new(MAX_LIVE_CHILDREN),
+            log: LogGate::new(&name),
             call_started: Instant::now(),
             host_time: Duration::ZERO,
             call_timeout: limits.call_timeout,
             rustup_shortcut: self.rustup_shortcut,
+            user_env: Vec::new(),
+            confinement,
+            tmp,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -254,10 +287,20 @@ pub struct PluginState {
     table: ResourceTable,
     limits: StoreLimits,
     granter: Arc<CapabilityGranter>,
+    /// The cap on this instance's live children.
+    children: ChildLimit,
+    /// Escaping and the rate limit for this instance's `host-log` lines.
+    log: LogGate,
     call_started: Instant,
     host_time: Duration,
     call_timeout: Duration,
     rustup_shortcut: bool,
+    /// What the user exported for the tool run being served: the plugin may pass these on.
+    user_env: Vec<(String, String)>,
+    /// Applied to every process the plugin spawns.
+    confinement: confine::Confinement,
+    /// The spawned tools' private temp dir (`TMPDIR`), removed with the instance.
+    tmp: tempfile::TempDir,
 }
 
 impl WasiView for PluginState {
@@ -286,19 +329,25 @@ impl PluginState {
             GrantError::Denied(m) => HostProcessError::Denied(m),
             GrantError::NotFound(m) => HostProcessError::NotFound(m),
         };
-        let program = granter.check_spawn(&cmd.program, &cmd.args).map_err(denied)?;
+        let exec = granter.check_spawn(&cmd.program, &cmd.args, &cmd.env, &self.user_env).map_err(denied)?;
         let cwd = match &cmd.cwd {
             Some(dir) => granter.host_dir(dir),
             None => granter.default_dir(),
         }
         .map_err(denied)?;
-        let shortcut = self.rustup_shortcut.then(|| rustup::shortcut(&program, &cmd.args, &cwd, &cmd.env)).flatten();
-        let (program, host_env) = match shortcut {
+        let shortcut = self
+            .rustup_shortcut
+            .then(|| rustup::shortcut(&exec.path, &exec.argv0, &cmd.args, &cwd, &cmd.env))
+            .flatten();
+        let (program, mut host_env) = match shortcut {
             Some(shortcut) => (shortcut.program, shortcut.env),
-            None => (program, Vec::new()),
+            None => (exec.path, Vec::new()),
         };
-        ChildProcess::spawn(SpawnRequest {
+        host_env.push(("TMPDIR".into(), self.tmp.path().to_string_lossy().into_owned()));
+        let confinement = self.confinement.for_child().map_err(|e| HostProcessError::Io(format!("cannot confine the tool: {e}")))?;
+        let request = SpawnRequest {
             program,
+            argv0: exec.argv0,
             args: cmd.args,
             cwd,
             env: cmd.env,
@@ -307,7 +356,9 @@ impl PluginState {
             stdout: cmd.stdout.into(),
             stderr: cmd.stderr.into(),
             timeout: cmd.timeout_ms.map(Duration::from_millis),
-        })
+            confinement: Some(confinement),
+        };
+        self.children.spawn(granter.plugin(), request)
     }
 }
 
@@ -388,33 +439,46 @@ impl host_process::HostChild for PluginState {
         self.child(&child).kill()
     }
     fn drop(&mut self, child: Resource<ChildProcess>) -> wasmtime::Result<()> {
-        self.table.delete(child)?; // ChildProcess::drop kills a still-running group
+        // ChildProcess::drop kills a still-running group and gives back its place in the cap.
+        self.table.delete(child)?;
         Ok(())
     }
 }
 
+/// Plugin lines reach the terminal only through [`LogGate`]: escaped, cut and rate-limited.
 impl host_log::Host for PluginState {
     fn log(&mut self, level: host_log::Level, message: String) {
-        let plugin = self.granter_name();
+        use host_log::Level;
+        // A line the subscriber would discard costs nothing, so it takes no share of the rate.
+        let wanted = match level {
+            Level::Trace => tracing::enabled!(tracing::Level::TRACE),
+            Level::Debug => tracing::enabled!(tracing::Level::DEBUG),
+            Level::Info => tracing::enabled!(tracing::Level::INFO),
+            Level::Warn => tracing::enabled!(tracing::Level::WARN),
+            Level::Error => tracing::enabled!(tracing::Level::ERROR),
+        };
+        if !wanted {
+            return;
+        }
+        let Some(line) = self.log.admit(&message) else { return };
+        let plugin = self.log.plugin();
         match level {
-            host_log::Level::Trace => tracing::trace!(plugin, "{message}"),
-            host_log::Level::Debug => tracing::debug!(plugin, "{message}"),
-            host_log::Level::Info => tracing::info!(plugin, "{message}"),
-            host_log::Level::Warn => tracing::warn!(plugin, "{message}"),
-            host_log::Level::Error => tracing::error!(plugin, "{message}"),
+            Level::Trace => tracing::trace!(plugin, "{line}"),
+            Level::Debug => tracing::debug!(plugin, "{line}"),
+            Level::Info => tracing::info!(plugin, "{line}"),
+            Level::Warn => tracing::warn!(plugin, "{line}"),
+            Level::Error => tracing::error!(plugin, "{line}"),
         }
     }
     fn progress(&mut self, message: String) {
-        eprintln!("[{}] {message}", self.granter_name());
+        if let Some(line) = self.log.admit(&message) {
+            eprintln!("[{}] {line}", self.log.plugin());
+        }
     }
     fn hint(&mut self, message: String) {
-        eprintln!("[{}] hint: {message}", self.granter_name());
-    }
-}
-
-impl PluginState {
-    fn granter_name(&self) -> &str {
-        self.granter.plugin()
+        if let Some(line) = self.log.admit(&message) {
+            eprintln!("[{}] hint: {line}", self.log.plugin());
+        }
     }
 }
 
@@ -452,7 +516,10 @@ impl PluginInstance {
         state.call_started = Instant::now();
         state.host_time = Duration::ZERO;
         self.store.set_epoch_deadline(1);
-        match f(self.bindings.as_ref(), &mut self.store) {
+        let result = f(self.bindings.as_ref(), &mut self.store);
+        // Lines the rate limit dropped during the call are reported now, not at some later line.
+        self.store.data_mut().log.report_dropped();
+        match result {
             Ok(value) => Ok(value),
             Err(error) => {
                 let reason = describe_fault(what, &error);
@@ -477,6 +544,7 @@ impl PluginInstance {
     }
 
     pub fn run_tool(&mut self, session: ResourceAny, request: &ToolRequest) -> Result<ToolOutput, PluginError> {
+        self.store.data_mut().user_env.clone_from(&request.env);
         self.call("run-tool", |b, store| {
             b.expect("instantiated").devshell_backend_session().session().call_run_tool(store, session, request)
         })?

@@ -1,16 +1,48 @@
 //! Host processes started on a plugin's behalf: spawn (after the grant check), pipes, wait with
-//! timeouts, and killing the whole process group.
+//! timeouts, killing the whole process group, and the bounds on what a plugin's children can make
+//! the host hold.
 //!
 //! Every blocking operation here carries its own host-side timeout, because an epoch deadline
 //! cannot interrupt a host call: a tool that hangs is killed here, not in the plugin.
+//!
+//! Bounds (the plugin is untrusted, and so is every program it runs):
+//! * A piped output stream holds at most [`PIPE_HOLD_BYTES`] in the host. When the plugin does
+//!   not read, its pipe thread stops reading and the child blocks on a full pipe (backpressure,
+//!   as with any pipe), instead of the host reading into memory for as long as the child writes.
+//! * One plugin instance has at most [`MAX_LIVE_CHILDREN`] children holding host resources at
+//!   once ([`ChildLimit`]). A child costs a wait thread, a thread per piped output stream, three
+//!   descriptors and its buffered output, so the cap bounds threads, descriptors and memory too.
 
+use std::collections::VecDeque;
 use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{ChildStdin, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// How many children one plugin instance may hold at once (see [`ChildLimit`]). Generous for a
+/// backend (one tool at a time, a few helpers), small enough that 32 × (three threads, three
+/// descriptors, 2 MiB of output) is harmless.
+pub const MAX_LIVE_CHILDREN: usize = 32;
+
+/// What a pipe thread reads at a time.
+const CHUNK_BYTES: usize = 64 * 1024;
+/// Chunks a pipe thread may queue ahead of the plugin's reads.
+const QUEUED_CHUNKS: usize = 6;
+/// The longest line [`ChildProcess::read_stdout_line`] returns whole (not counting its newline);
+/// a longer one comes back in pieces of at most this size, cut between characters.
+pub const MAX_LINE_BYTES: usize = 512 * 1024;
+/// The most a pipe keeps taken off its queue for the plugin: a longest line and its newline.
+const LINE_BUFFER_BYTES: usize = MAX_LINE_BYTES + 1;
+/// The most one piped output stream holds in the host (about 1 MiB): its line buffer, the rest
+/// of the chunk that did not fit there, the queue, and the chunk its thread is reading into.
+pub const PIPE_HOLD_BYTES: usize = LINE_BUFFER_BYTES + (QUEUED_CHUNKS + 2) * CHUNK_BYTES;
+/// How long a pipe thread waits for data before checking that its reader still exists: a
+/// descendant that left the process group can hold the pipe open after the child was dropped.
+const PUMP_POLL_MS: libc::c_int = 200;
 
 /// Host environment a child may see; everything else is dropped.
 const ENV_ALLOWLIST: &[&str] = &[
@@ -59,7 +91,10 @@ impl From<StdioMode> for Stdio {
 
 /// A checked request: the program is already resolved and granted, the cwd mapped to the host.
 pub struct SpawnRequest {
+    /// Exactly the file to execute (the grant's canonical path, or the rustup shortcut's).
     pub program: std::path::PathBuf,
+    /// What it runs as: the name it was granted by.
+    pub argv0: String,
     pub args: Vec<String>,
     pub cwd: std::path::PathBuf,
     /// Asked for by the plugin; checked.
@@ -70,6 +105,8 @@ pub struct SpawnRequest {
     pub stdout: StdioMode,
     pub stderr: StdioMode,
     pub timeout: Option<Duration>,
+    /// The Landlock confinement the child applies to itself before it runs anything.
+    pub confinement: Option<super::confine::ChildConfinement>,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -91,49 +128,73 @@ pub struct Exit {
     pub signal: Option<i32>,
 }
 
-/// A pipe drained by a thread into a channel, so reads can time out.
+/// One piped output stream: a thread moves what the child writes into a bounded queue, so reads
+/// can time out; the plugin's reads take from the queue.
 struct PipeReader {
     chunks: Receiver<Vec<u8>>,
-    buffer: Vec<u8>,
+    /// Taken off the queue and not yet returned; at most [`LINE_BUFFER_BYTES`].
+    buffer: VecDeque<u8>,
+    /// The part of the last chunk taken off the queue that did not fit in `buffer`.
+    pending: Vec<u8>,
+    /// The thread is done and the queue empty: what is in `pending` and `buffer` is the rest.
     eof: bool,
+    /// Set when the plugin's side goes away, so that the thread stops too.
+    closed: Arc<AtomicBool>,
 }
 
 impl PipeReader {
-    fn start(mut source: impl Read + Send + 'static) -> PipeReader {
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut chunk = vec![0u8; 64 * 1024];
-            while let Ok(n) = source.read(&mut chunk) {
-                if n == 0 || tx.send(chunk[..n].to_vec()).is_err() {
-                    break;
-                }
-            }
-        });
-        PipeReader { chunks: rx, buffer: Vec::new(), eof: false }
+    fn start(source: impl Read + AsRawFd + Send + 'static) -> std::io::Result<PipeReader> {
+        let (tx, rx) = mpsc::sync_channel(QUEUED_CHUNKS);
+        let closed = Arc::new(AtomicBool::new(false));
+        let stop = closed.clone();
+        std::thread::Builder::new().name("devshell-pipe".into()).spawn(move || pump(source, &tx, &stop))?;
+        Ok(PipeReader { chunks: rx, buffer: VecDeque::new(), pending: Vec::new(), eof: false, closed })
     }
 
-    /// Pull whatever arrives within `timeout` into the buffer.
+    /// Move what arrives within `timeout` into the buffer, never past [`LINE_BUFFER_BYTES`]:
+    /// the rest stays queued, and once the queue is full the thread stops reading the pipe.
     fn fill(&mut self, timeout: Duration) {
-        if self.eof {
-            return;
-        }
-        match self.chunks.recv_timeout(timeout) {
-            Ok(chunk) => {
-                self.buffer.extend_from_slice(&chunk);
-                while let Ok(more) = self.chunks.try_recv() {
-                    self.buffer.extend_from_slice(&more);
+        let mut wait = timeout;
+        while self.buffer.len() < LINE_BUFFER_BYTES {
+            if self.pending.is_empty() {
+                if self.eof {
+                    return;
                 }
+                match self.chunks.recv_timeout(wait) {
+                    Ok(chunk) => self.pending = chunk,
+                    Err(RecvTimeoutError::Timeout) => return,
+                    Err(RecvTimeoutError::Disconnected) => {
+                        self.eof = true;
+                        return;
+                    }
+                }
+                // After the first chunk, take only what is already queued.
+                wait = Duration::ZERO;
             }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => self.eof = true,
+            let room = LINE_BUFFER_BYTES - self.buffer.len();
+            if self.pending.len() <= room {
+                // `take` gives the chunk's allocation back instead of keeping an empty 64 KiB.
+                self.buffer.extend(std::mem::take(&mut self.pending));
+            } else {
+                self.buffer.extend(self.pending.drain(..room));
+            }
         }
+    }
+
+    /// True once everything the child wrote was read; the buffer's memory is given back then.
+    fn drained(&mut self) -> bool {
+        let drained = self.eof && self.pending.is_empty() && self.buffer.is_empty();
+        if drained {
+            self.buffer = VecDeque::new();
+        }
+        drained
     }
 
     fn read(&mut self, max: usize, timeout: Duration) -> Option<Vec<u8>> {
         if self.buffer.is_empty() {
             self.fill(timeout);
         }
-        if self.buffer.is_empty() && self.eof {
+        if self.drained() {
             return None;
         }
         let n = max.min(self.buffer.len());
@@ -147,8 +208,13 @@ impl PipeReader {
                 let line: Vec<u8> = self.buffer.drain(..=pos).collect();
                 return Ok(Some(String::from_utf8_lossy(&line[..pos]).into_owned()));
             }
-            if self.eof {
-                if self.buffer.is_empty() {
+            if self.buffer.len() > MAX_LINE_BYTES {
+                // Longer than any line kept whole: hand it over in pieces, cut between characters.
+                let piece: Vec<u8> = self.buffer.drain(..char_boundary(&self.buffer, MAX_LINE_BYTES)).collect();
+                return Ok(Some(String::from_utf8_lossy(&piece).into_owned()));
+            }
+            if self.eof && self.pending.is_empty() {
+                if self.drained() {
                     return Ok(None);
                 }
                 let rest: Vec<u8> = self.buffer.drain(..).collect();
@@ -160,6 +226,105 @@ impl PipeReader {
             }
             self.fill(deadline - now);
         }
+    }
+}
+
+impl Drop for PipeReader {
+    fn drop(&mut self) {
+        self.closed.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The pipe thread: copy the pipe into the queue until end of file or until the reader is gone.
+/// A full queue blocks `send`, and so the child. Data is awaited in short polls, so that the
+/// thread also ends when a descendant outside the process group keeps the pipe open.
+fn pump(mut source: impl Read + AsRawFd, queue: &SyncSender<Vec<u8>>, closed: &AtomicBool) {
+    let mut chunk = vec![0u8; CHUNK_BYTES];
+    while !closed.load(Ordering::Relaxed) {
+        let mut poll = libc::pollfd { fd: source.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        match unsafe { libc::poll(&mut poll, 1, PUMP_POLL_MS) } {
+            0 => continue,
+            n if n < 0 => {
+                if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return;
+            }
+            _ => {}
+        }
+        match source.read(&mut chunk) {
+            Ok(0) => return,
+            Ok(n) => {
+                if queue.send(chunk[..n].to_vec()).is_err() {
+                    return;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// The largest cut at or before `end` that does not split a UTF-8 sequence: step back over
+/// continuation bytes, at most three (the longest sequence has four bytes). `buffer` holds more
+/// than `end` bytes.
+fn char_boundary(buffer: &VecDeque<u8>, end: usize) -> usize {
+    let mut cut = end;
+    while cut > end - 3 && buffer[cut] & 0xc0 == 0x80 {
+        cut -= 1;
+    }
+    cut
+}
+
+/// The children of one plugin instance that still hold host resources, counted against a cap.
+///
+/// A child holds a slot from its spawn until the plugin drops it, or until it is spent: the
+/// plugin saw it exit (`wait`) and read every piped output stream to its end. "Exited" alone is
+/// not enough: an exited child's unread output (up to [`PIPE_HOLD_BYTES`] per stream) and the
+/// pipe threads blocked on it are what the cap is there to bound.
+///
+/// A spawn beyond the cap fails with [`ProcessError::Io`], not `Denied`: like `fork` failing
+/// with EAGAIN at RLIMIT_NPROC, it is a resource limit that no grant could lift, and a `Denied`
+/// would send the user looking for a grant to change.
+#[derive(Clone)]
+pub struct ChildLimit {
+    live: Arc<AtomicUsize>,
+    max: usize,
+}
+
+impl ChildLimit {
+    pub fn new(max: usize) -> ChildLimit {
+        ChildLimit { live: Arc::new(AtomicUsize::new(0)), max }
+    }
+
+    /// Children holding a slot now.
+    pub fn live(&self) -> usize {
+        self.live.load(Ordering::SeqCst)
+    }
+
+    /// Spawn `request` for the plugin `owner` (named in the error) if it has a slot free.
+    pub fn spawn(&self, owner: &str, request: SpawnRequest) -> Result<ChildProcess, ProcessError> {
+        let held = self.live.fetch_add(1, Ordering::SeqCst);
+        let slot = ChildSlot(self.live.clone()); // given back on every early return below
+        if held >= self.max {
+            return Err(ProcessError::Io(format!(
+                "plugin `{owner}` already has {} running children (the limit); wait for one and read its \
+                 output to the end, or drop one, before starting another",
+                self.max
+            )));
+        }
+        let mut child = ChildProcess::spawn(request)?;
+        child.slot = Some(slot);
+        Ok(child)
+    }
+}
+
+/// One taken slot of a [`ChildLimit`], given back when dropped.
+struct ChildSlot(Arc<AtomicUsize>);
+
+impl Drop for ChildSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -175,9 +340,13 @@ pub struct ChildProcess {
     finished: Arc<AtomicBool>,
     deadline: Option<Instant>,
     owns_terminal: bool,
+    /// Its place in its plugin's [`ChildLimit`]; `None` outside one, or once it is spent.
+    slot: Option<ChildSlot>,
 }
 
 impl ChildProcess {
+    /// Start a checked request. Outside the plugin runtime's [`ChildLimit`], which a plugin's
+    /// spawns always go through, nothing caps how many of these exist.
     pub fn spawn(request: SpawnRequest) -> Result<ChildProcess, ProcessError> {
         for (key, _) in &request.env {
             if key.starts_with("LD_") || key.starts_with("DYLD_") || key.contains('=') || key.is_empty() {
@@ -186,6 +355,7 @@ impl ChildProcess {
         }
         let label = request.program.display().to_string();
         let mut command = std::process::Command::new(&request.program);
+        command.arg0(&request.argv0);
         command.args(&request.args).current_dir(&request.cwd).env_clear();
         for key in ENV_ALLOWLIST {
             if let Some(value) = std::env::var_os(key) {
@@ -204,6 +374,10 @@ impl ChildProcess {
         command.process_group(0);
         // A tool that reads the terminal must own it (else SIGTTIN stops it), and then Ctrl-C
         // reaches it directly instead of devshell.
+        if let Some(confinement) = request.confinement {
+            // SAFETY: `apply` makes two syscalls and allocates nothing (see `confine`).
+            unsafe { command.pre_exec(move || confinement.apply()) };
+        }
         let owns_terminal = request.stdin == StdioMode::Inherit && unsafe { libc::isatty(0) } == 1;
         if owns_terminal {
             unsafe {
@@ -222,16 +396,32 @@ impl ChildProcess {
         })?;
         let pid = child.id();
         let stdin = child.stdin.take();
-        let stdout = child.stdout.take().map(PipeReader::start);
-        let stderr = child.stderr.take().map(PipeReader::start);
-        let (exit_tx, exit_rx) = mpsc::channel();
+        let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+        let (exit_tx, exit_rx) = mpsc::sync_channel(1);
         let finished = Arc::new(AtomicBool::new(false));
         let finished_flag = finished.clone();
-        std::thread::spawn(move || {
-            let status = child.wait();
-            finished_flag.store(true, Ordering::SeqCst);
-            let _ = exit_tx.send(status);
-        });
+        let watched = (move || -> std::io::Result<_> {
+            let stdout = stdout.map(PipeReader::start).transpose()?;
+            let stderr = stderr.map(PipeReader::start).transpose()?;
+            std::thread::Builder::new().name("devshell-wait".into()).spawn(move || {
+                let status = child.wait();
+                finished_flag.store(true, Ordering::SeqCst);
+                let _ = exit_tx.send(status);
+            })?;
+            Ok((stdout, stderr))
+        })();
+        let (stdout, stderr) = watched.map_err(|e| {
+            // No thread to watch it (the host is out of threads): end it now, and reap it by pid
+            // because its std handle went away with the failed closure.
+            unsafe {
+                libc::kill(-(pid as i32), libc::SIGKILL);
+                libc::waitpid(pid as i32, std::ptr::null_mut(), 0);
+            }
+            if owns_terminal {
+                take_back_terminal();
+            }
+            ProcessError::Io(format!("cannot watch {label}: {e}"))
+        })?;
         tracing::debug!(pid, program = %label, "spawned");
         Ok(ChildProcess {
             label,
@@ -244,6 +434,7 @@ impl ChildProcess {
             finished,
             deadline: request.timeout.map(|t| Instant::now() + t),
             owns_terminal,
+            slot: None,
         })
     }
 
@@ -283,8 +474,10 @@ impl ChildProcess {
     fn read_pipe(&mut self, stdout: bool, max: u32, timeout_ms: u64) -> Result<Option<Vec<u8>>, ProcessError> {
         let timeout = self.bounded(timeout_ms);
         let data = self.pipe(stdout)?.read(max as usize, timeout);
-        if data.as_ref().is_some_and(|d| d.is_empty()) {
-            self.enforce_deadline()?;
+        match &data {
+            Some(d) if d.is_empty() => self.enforce_deadline()?,
+            None => self.release_if_spent(),
+            Some(_) => {}
         }
         Ok(data)
     }
@@ -304,7 +497,25 @@ impl ChildProcess {
                 self.enforce_deadline()?;
                 Err(ProcessError::Timeout(message))
             }
+            Ok(None) => {
+                self.release_if_spent();
+                Ok(None)
+            }
             other => other,
+        }
+    }
+
+    /// Give back the child's slot once it holds nothing more in the host: it was reaped and
+    /// every piped output stream was read to its end, so its threads have ended. Its stdin pipe
+    /// is closed then too: nothing reads it any more.
+    fn release_if_spent(&mut self) {
+        if self.slot.is_none() || self.exit.is_none() {
+            return;
+        }
+        let drained = |pipe: &mut Option<PipeReader>| pipe.as_mut().is_none_or(PipeReader::drained);
+        if drained(&mut self.stdout) && drained(&mut self.stderr) {
+            self.stdin = None;
+            self.slot = None;
         }
     }
 
@@ -339,6 +550,7 @@ impl ChildProcess {
                     self.reclaim_terminal();
                     let exit = Exit { code: status.code(), signal: status.signal() };
                     self.exit = Some(exit);
+                    self.release_if_spent();
                     return Ok(Some(exit));
                 }
                 Err(RecvTimeoutError::Timeout) => {}
@@ -359,17 +571,23 @@ impl ChildProcess {
 
     fn reclaim_terminal(&mut self) {
         if std::mem::take(&mut self.owns_terminal) {
-            unsafe {
-                // SIGTTOU is ignored for the duration: we are a background group at this point.
-                let previous = libc::signal(libc::SIGTTOU, libc::SIG_IGN);
-                libc::tcsetpgrp(0, libc::getpgrp());
-                libc::signal(libc::SIGTTOU, previous);
-            }
+            take_back_terminal();
         }
     }
 }
 
+/// Make devshell's process group the terminal's foreground group again.
+fn take_back_terminal() {
+    unsafe {
+        // SIGTTOU is ignored for the duration: we are a background group at this point.
+        let previous = libc::signal(libc::SIGTTOU, libc::SIG_IGN);
+        libc::tcsetpgrp(0, libc::getpgrp());
+        libc::signal(libc::SIGTTOU, previous);
+    }
+}
+
 impl Drop for ChildProcess {
+    /// Kill a still-running group; the slot, pipes and their threads go with the fields.
     fn drop(&mut self) {
         if self.exit.is_none() {
             self.kill();

@@ -54,14 +54,22 @@ impl Homes {
     }
 }
 
-/// What to run instead of `program` (already resolved and granted) with `args` in `cwd`, or
-/// `None` to run it as it is. `plugin_env` is what the plugin asked to set.
-pub fn shortcut(program: &Path, args: &[String], cwd: &Path, plugin_env: &[(String, String)]) -> Option<Shortcut> {
+/// What to run instead of `program` (already resolved and granted, as `granted_name`) with
+/// `args` in `cwd`, or `None` to run it as it is. The toolchain binary is chosen by the granted
+/// name, never by the name the plugin asked for. `plugin_env` is what the plugin asked to set.
+pub fn shortcut(
+    program: &Path,
+    granted_name: &str,
+    args: &[String],
+    cwd: &Path,
+    plugin_env: &[(String, String)],
+) -> Option<Shortcut> {
     if plugin_names_toolchain(args, plugin_env) {
         return None;
     }
     let host_choice = std::env::var("RUSTUP_TOOLCHAIN").ok();
-    shortcut_in(&Homes::from_env()?, program, cwd, host_choice)
+    let tool = Path::new(granted_name).file_name()?.to_str()?;
+    shortcut_in(&Homes::from_env()?, program, tool, cwd, host_choice)
 }
 
 /// A `+toolchain` argument, or the plugin setting rustup's own variables.
@@ -71,8 +79,7 @@ fn plugin_names_toolchain(args: &[String], plugin_env: &[(String, String)]) -> b
 }
 
 /// `host_choice`: the host's `RUSTUP_TOOLCHAIN`, which rustup puts above files and overrides.
-fn shortcut_in(homes: &Homes, program: &Path, cwd: &Path, host_choice: Option<String>) -> Option<Shortcut> {
-    let tool = program.file_name()?.to_str()?;
+fn shortcut_in(homes: &Homes, program: &Path, tool: &str, cwd: &Path, host_choice: Option<String>) -> Option<Shortcut> {
     if tool.starts_with("rustup") || !same_file(program, &homes.cargo.join("bin/rustup")) {
         return None;
     }
@@ -151,22 +158,25 @@ mod tests {
     #[test]
     fn default_toolchain_is_taken_directly() {
         let (_root, homes, cargo, cwd) = fake_rustup();
-        let found = shortcut_in(&homes, &cargo, &cwd, None).expect("plain case");
+        let found = shortcut_in(&homes, &cargo, "cargo", &cwd, None).expect("plain case");
         assert_eq!(found.program, homes.rustup.join("toolchains/one/bin/cargo"));
         assert!(found.env.contains(&("RUSTUP_TOOLCHAIN".into(), "one".into())));
         // A proxy the toolchain lacks, rustup itself, and a program that is not a proxy: no shortcut.
-        assert_eq!(shortcut_in(&homes, &homes.cargo.join("bin/rustc"), &cwd, None), None);
-        assert_eq!(shortcut_in(&homes, &homes.cargo.join("bin/rustup"), &cwd, None), None);
-        assert_eq!(shortcut_in(&homes, &homes.rustup.join("toolchains/two/bin/cargo"), &cwd, None), None);
+        assert_eq!(shortcut_in(&homes, &homes.cargo.join("bin/rustc"), "rustc", &cwd, None), None);
+        assert_eq!(shortcut_in(&homes, &homes.cargo.join("bin/rustup"), "rustup", &cwd, None), None);
+        assert_eq!(shortcut_in(&homes, &homes.rustup.join("toolchains/two/bin/cargo"), "cargo", &cwd, None), None);
+        // The binary is chosen by the granted name, whatever alias of the proxy was asked for.
+        let by_grant = shortcut_in(&homes, &homes.cargo.join("bin/rustc"), "cargo", &cwd, None).expect("granted cargo");
+        assert_eq!(by_grant.program, homes.rustup.join("toolchains/one/bin/cargo"));
     }
 
     #[test]
     fn any_other_source_of_a_toolchain_defers_to_rustup() {
         let (root, homes, cargo, cwd) = fake_rustup();
         std::fs::write(root.path().join("project/rust-toolchain.toml"), "[toolchain]\nchannel = \"two\"\n").unwrap();
-        assert_eq!(shortcut_in(&homes, &cargo, &cwd, None), None, "toolchain file above the cwd");
+        assert_eq!(shortcut_in(&homes, &cargo, "cargo", &cwd, None), None, "toolchain file above the cwd");
         std::fs::remove_file(root.path().join("project/rust-toolchain.toml")).unwrap();
-        assert!(shortcut_in(&homes, &cargo, &cwd, None).is_some());
+        assert!(shortcut_in(&homes, &cargo, "cargo", &cwd, None).is_some());
 
         let settings = homes.rustup.join("settings.toml");
         let project = root.path().join("project");
@@ -175,24 +185,24 @@ mod tests {
             project.display().to_string()
         );
         std::fs::write(&settings, with_override).unwrap();
-        assert_eq!(shortcut_in(&homes, &cargo, &cwd, None), None, "directory override");
+        assert_eq!(shortcut_in(&homes, &cargo, "cargo", &cwd, None), None, "directory override");
         std::fs::write(&settings, "version = \"13\"\ndefault_toolchain = \"one\"\n").unwrap();
-        assert_eq!(shortcut_in(&homes, &cargo, &cwd, None), None, "unknown settings format");
+        assert_eq!(shortcut_in(&homes, &cargo, "cargo", &cwd, None), None, "unknown settings format");
         std::fs::write(&settings, "version = \"12\"\n").unwrap();
-        assert_eq!(shortcut_in(&homes, &cargo, &cwd, None), None, "no default toolchain");
+        assert_eq!(shortcut_in(&homes, &cargo, "cargo", &cwd, None), None, "no default toolchain");
         std::fs::write(&settings, "version = \"12\"\ndefault_toolchain = \"three\"\n").unwrap();
-        assert_eq!(shortcut_in(&homes, &cargo, &cwd, None), None, "default toolchain not installed");
+        assert_eq!(shortcut_in(&homes, &cargo, "cargo", &cwd, None), None, "default toolchain not installed");
     }
 
     #[test]
     fn host_rustup_toolchain_wins_over_files_when_installed() {
         let (root, homes, cargo, cwd) = fake_rustup();
         std::fs::write(root.path().join("project/rust-toolchain"), "one\n").unwrap();
-        let found = shortcut_in(&homes, &cargo, &cwd, Some("two".into())).expect("env choice");
+        let found = shortcut_in(&homes, &cargo, "cargo", &cwd, Some("two".into())).expect("env choice");
         assert_eq!(found.program, homes.rustup.join("toolchains/two/bin/cargo"));
         assert!(found.env.contains(&("RUSTUP_TOOLCHAIN_SOURCE".into(), "env".into())));
         for unresolved in ["three", "", "../toolchains/two", "/abs/toolchain"] {
-            assert_eq!(shortcut_in(&homes, &cargo, &cwd, Some(unresolved.into())), None, "{unresolved:?}");
+            assert_eq!(shortcut_in(&homes, &cargo, "cargo", &cwd, Some(unresolved.into())), None, "{unresolved:?}");
         }
     }
 

@@ -38,6 +38,9 @@ pub trait ToolBackend {
     fn routed(&self) -> Vec<String>;
     /// The sync manifest to persist with the workspace.
     fn manifest(&self) -> &crate::sync::SyncManifest;
+    /// A workspace was (re)loaded from the state file: continue from the manifest saved with
+    /// it, and serve its lazy files.
+    fn replace_manifest(&mut self, manifest: crate::sync::SyncManifest, vfs: &mut Vfs);
 }
 
 pub struct ToolCall {

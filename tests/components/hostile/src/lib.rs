@@ -1,0 +1,369 @@
+//! A backend that attacks the host through its staging dir, for `host/tests/hostile_sync.rs`.
+//!
+//! A Mode S backend whose only capabilities are the staging dir (through WASI) and `sh` (through
+//! `host-process`): exactly what an untrusted plugin, or any tool or build script it runs, has.
+//! It swaps directories and files for symlinks that climb out of the staging dir, and leaves
+//! sparse huge files, deep nesting, FIFOs, sockets, devices and non-UTF-8 names behind, so the
+//! tests can check that the host's sync never follows, opens or chokes on them.
+//!
+//! `run-tool` runs one op per argument (the program name is ignored, so `cargo write:x=y` works);
+//! the first op that fails ends the run with status 1 and its error on the tool's stderr:
+//!
+//! * `symlink:LINK=TARGET`: remove LINK (a file, a symlink or a whole tree) if present, then make
+//!   it a symlink to TARGET, kept verbatim (so `../../../../canary` climbs out).
+//! * `sparse:PATH=BYTES`: create PATH and set its length to BYTES (a sparse file).
+//! * `deep:PATH=DEPTH,NAMELEN`: under PATH, DEPTH nested directories each named NAMELEN `d`s,
+//!   each created relative to a descriptor of its parent (so no limit on the whole path's
+//!   length applies), and a file `leaf` in the deepest one; stops quietly at the first error.
+//! * `sh:SCRIPT`: `sh -c SCRIPT` in the staging root, through `host-process`; a non-zero exit
+//!   ends the run with that status. For what WASI cannot make: FIFOs, sockets, devices,
+//!   non-UTF-8 names.
+//! * `write:PATH=TEXT`: create or replace a file (parents created).
+//! * `rm:PATH`: remove a file, a symlink or a directory tree (never following a symlink).
+//! * `print:TEXT`: TEXT and a newline on stdout.
+//! * `exit:N`: stop here with status N.
+//!
+//! Relative paths are relative to the staging root (`config.staging_dir`, which the plugin sees
+//! through its preopen), not to the user's cwd; absolute paths are taken as they are.
+//!
+//! The plan: `ensure-ready` and `shutdown` read `.hostile-plan` in the staging root, if it exists,
+//! and run each line `ensure-ready OP` or `shutdown OP` (in file order) at that stage. A failing
+//! line is reported on stderr and the next one runs. So a test puts a plan into the workspace and
+//! runs a tool (whose push copies it into the staging dir): that process's shutdown runs the
+//! `shutdown` lines after its final pull, and the next process's ensure-ready runs the
+//! `ensure-ready` lines just before its first push. End a plan with `ensure-ready
+//! rm:.hostile-plan` (or `shutdown …`) to make it run once.
+
+use std::ffi::CString;
+use std::path::{Path, PathBuf};
+
+use devshell::backend::host_process::{self, Command, ProcessError, Stdio};
+use devshell::backend::types::{
+    BackendInfo, DirEntry, EntryStat, ExitStatus, FsError, SessionConfig, SessionError, ToolOutput, ToolRequest,
+    WorkspaceMode,
+};
+
+wit_bindgen::generate!({ path: "../../../wit", world: "backend" });
+
+devshell_plugin_kit::manifest!(
+    r#"{"name":"hostile","version":"0.1.0","description":"Attacks the host's sync through the staging dir: climbing symlinks, special files, huge and deep trees (tests only)","capabilities":{"programs":["sh"],"dirs":["staging"],"network":false}}"#
+);
+
+/// The plan file, at the staging root.
+const PLAN: &str = ".hostile-plan";
+/// How long a capture read waits before checking the other stream.
+const POLL_MS: u64 = 20;
+
+struct Hostile;
+
+struct Session {
+    config: SessionConfig,
+}
+
+impl exports::devshell::backend::session::Guest for Hostile {
+    type Session = Session;
+}
+
+impl exports::devshell::backend::session::GuestSession for Session {
+    fn new(config: SessionConfig) -> Self {
+        Session { config }
+    }
+
+    fn ensure_ready(&self) -> Result<(), SessionError> {
+        if self.config.staging_dir.is_empty() {
+            return Err(SessionError::Unavailable("hostile: needs Mode S (a staging dir)".into()));
+        }
+        self.run_plan("ensure-ready");
+        Ok(())
+    }
+
+    fn run_tool(&self, request: ToolRequest) -> Result<ToolOutput, SessionError> {
+        let mut output = Output::new(request.capture);
+        let mut code = 0;
+        for op in &request.args {
+            match self.run_op(op, &mut output, request.timeout_ms) {
+                Ok(None) => {}
+                Ok(Some(exit)) => {
+                    code = exit;
+                    break;
+                }
+                Err(message) => {
+                    output.err(&format!("hostile: {op}: {message}"));
+                    code = 1;
+                    break;
+                }
+            }
+        }
+        Ok(ToolOutput {
+            status: ExitStatus { code: Some(code), signal: None },
+            stdout: output.stdout,
+            stderr: output.stderr,
+        })
+    }
+
+    fn info(&self) -> BackendInfo {
+        BackendInfo {
+            name: "hostile".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            mode: self.config.mode,
+            guest_mount: self.config.guest_mount.clone(),
+            syncs: self.config.mode == WorkspaceMode::Sync,
+        }
+    }
+
+    fn shutdown(&self) -> Result<(), SessionError> {
+        self.run_plan("shutdown");
+        Ok(())
+    }
+}
+
+/// Where an op's output goes: into the tool's output when the request captures it, else straight
+/// to the terminal (also for plan lines, which run outside any tool).
+struct Output {
+    capture: bool,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+}
+
+impl Output {
+    fn new(capture: bool) -> Output {
+        Output { capture, stdout: Vec::new(), stderr: Vec::new() }
+    }
+
+    fn out(&mut self, text: &str) {
+        if self.capture {
+            self.stdout.extend_from_slice(text.as_bytes());
+            self.stdout.push(b'\n');
+        } else {
+            println!("{text}");
+        }
+    }
+
+    fn err(&mut self, text: &str) {
+        if self.capture {
+            self.stderr.extend_from_slice(text.as_bytes());
+            self.stderr.push(b'\n');
+        } else {
+            eprintln!("{text}");
+        }
+    }
+}
+
+impl Session {
+    /// Run the plan's lines for `stage`; each failure is reported and the next line runs.
+    fn run_plan(&self, stage: &str) {
+        let Ok(plan) = std::fs::read_to_string(self.resolve(PLAN)) else { return };
+        let mut output = Output::new(false);
+        for line in plan.lines().map(str::trim) {
+            let Some((line_stage, op)) = line.split_once(' ') else { continue };
+            if line_stage != stage {
+                continue;
+            }
+            if let Err(message) = self.run_op(op.trim(), &mut output, None) {
+                output.err(&format!("hostile: {stage} {op}: {message}"));
+            }
+        }
+    }
+
+    /// Runs one op; `Some(code)` ends the run with that status.
+    fn run_op(&self, op: &str, output: &mut Output, timeout_ms: Option<u64>) -> Result<Option<i32>, String> {
+        let (verb, rest) = op.split_once(':').unwrap_or((op, ""));
+        match verb {
+            "print" => output.out(rest),
+            "exit" => return rest.parse().map(Some).map_err(|_| format!("exit code {rest:?} is not a number")),
+            "write" => {
+                let (path, text) = rest.split_once('=').ok_or("expected write:PATH=TEXT")?;
+                let path = self.resolve(path);
+                make_parent(&path)?;
+                std::fs::write(&path, text).map_err(|e| at(&path, e))?;
+            }
+            "rm" => remove_any(&self.resolve(rest))?,
+            "symlink" => {
+                let (link, target) = rest.split_once('=').ok_or("expected symlink:LINK=TARGET")?;
+                let link = self.resolve(link);
+                match remove_any(&link) {
+                    Ok(()) => {}
+                    Err(_) if std::fs::symlink_metadata(&link).is_err() => {} // nothing there
+                    Err(e) => return Err(e),
+                }
+                make_parent(&link)?;
+                symlink(target, &link).map_err(|e| at(&link, e))?;
+            }
+            "sparse" => {
+                let (path, bytes) = rest.split_once('=').ok_or("expected sparse:PATH=BYTES")?;
+                let bytes: u64 = bytes.parse().map_err(|_| format!("size {bytes:?} is not a number"))?;
+                let path = self.resolve(path);
+                make_parent(&path)?;
+                let file = std::fs::File::create(&path).map_err(|e| at(&path, e))?;
+                file.set_len(bytes).map_err(|e| at(&path, e))?;
+            }
+            "deep" => {
+                let (path, spec) = rest.split_once('=').ok_or("expected deep:PATH=DEPTH,NAMELEN")?;
+                let numbers = spec.split_once(',').and_then(|(d, n)| Some((d.parse().ok()?, n.parse().ok()?)));
+                let (depth, name_len) = numbers.ok_or_else(|| format!("{spec:?}: expected DEPTH,NAMELEN"))?;
+                deep(&self.resolve(path), depth, name_len)?;
+            }
+            "sh" => {
+                let code = self.sh(rest, output, timeout_ms)?;
+                if code != 0 {
+                    return Ok(Some(code));
+                }
+            }
+            _ => {
+                return Err("unknown op (ops: symlink:LINK=TARGET sparse:PATH=BYTES deep:PATH=DEPTH,NAMELEN sh:SCRIPT \
+                     write:PATH=TEXT rm:PATH print:TEXT exit:N)"
+                    .into())
+            }
+        }
+        Ok(None)
+    }
+
+    /// An op path: relative ones are relative to the staging root.
+    fn resolve(&self, path: &str) -> PathBuf {
+        Path::new(&self.config.staging_dir).join(path)
+    }
+
+    /// `sh -c SCRIPT` in the staging root; returns its exit status (128 + signal when killed).
+    fn sh(&self, script: &str, output: &mut Output, timeout_ms: Option<u64>) -> Result<i32, String> {
+        let stdio = if output.capture { Stdio::Pipe } else { Stdio::Inherit };
+        let command = Command {
+            program: "sh".into(),
+            args: vec!["-c".into(), script.into()],
+            cwd: Some(self.config.staging_dir.clone()),
+            env: vec![],
+            stdin: Stdio::Null,
+            stdout: stdio,
+            stderr: stdio,
+            timeout_ms,
+        };
+        let child = host_process::spawn(&command).map_err(process_message)?;
+        if output.capture {
+            let (mut out_open, mut err_open) = (true, true);
+            while out_open || err_open {
+                if out_open {
+                    out_open = drain(child.read_stdout(64 * 1024, POLL_MS), &mut output.stdout)?;
+                }
+                if err_open {
+                    err_open = drain(child.read_stderr(64 * 1024, POLL_MS), &mut output.stderr)?;
+                }
+            }
+        }
+        let status = child.wait(None).map_err(process_message)?.ok_or("sh is still running")?;
+        Ok(status.code.unwrap_or(128 + status.signal.unwrap_or(0)))
+    }
+}
+
+/// DEPTH nested directories named `name_len` `d`s under `start`, each created and opened relative
+/// to a descriptor of its parent, so only WASI's per-call limits (one name) apply, not the length
+/// of the whole path. Stops quietly at the first error; a file `leaf` in the deepest one reached.
+fn deep(start: &Path, depth: usize, name_len: usize) -> Result<(), String> {
+    std::fs::create_dir_all(start).map_err(|e| at(start, e))?;
+    let start_c = CString::new(start.to_str().ok_or("the path is not UTF-8")?).map_err(|e| e.to_string())?;
+    let name = CString::new("d".repeat(name_len)).map_err(|e| e.to_string())?;
+    // SAFETY: plain libc calls on NUL-terminated strings and descriptors this function owns.
+    unsafe {
+        let mut dir = libc::open(start_c.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY);
+        if dir < 0 {
+            return Err(at(start, std::io::Error::last_os_error()));
+        }
+        for _ in 0..depth {
+            if libc::mkdirat(dir, name.as_ptr(), 0o755) != 0
+                && std::io::Error::last_os_error().raw_os_error() != Some(libc::EEXIST)
+            {
+                break;
+            }
+            let next = libc::openat(dir, name.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY);
+            if next < 0 {
+                break;
+            }
+            libc::close(dir);
+            dir = next;
+        }
+        let leaf = libc::openat(dir, c"leaf".as_ptr(), libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC, 0o644);
+        if leaf >= 0 {
+            libc::write(leaf, b"leaf\n".as_ptr().cast(), 5);
+            libc::close(leaf);
+        }
+        libc::close(dir);
+    }
+    Ok(())
+}
+
+/// `std::os::wasi::fs::symlink_path` is unstable; wasi-libc's `symlink` is the same call
+/// (`path_symlink` beneath the preopen holding `link`; the target is stored verbatim).
+fn symlink(target: &str, link: &Path) -> std::io::Result<()> {
+    let invalid = |_| std::io::Error::from(std::io::ErrorKind::InvalidInput);
+    let target = CString::new(target).map_err(invalid)?;
+    let link = CString::new(link.to_str().ok_or(std::io::ErrorKind::InvalidInput)?).map_err(invalid)?;
+    // SAFETY: both arguments are NUL-terminated strings that outlive the call.
+    if unsafe { libc::symlink(target.as_ptr(), link.as_ptr()) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Remove a file, a symlink (never what it points to) or a whole directory tree.
+fn remove_any(path: &Path) -> Result<(), String> {
+    let meta = std::fs::symlink_metadata(path).map_err(|e| at(path, e))?;
+    let removed = if meta.is_dir() { std::fs::remove_dir_all(path) } else { std::fs::remove_file(path) };
+    removed.map_err(|e| at(path, e))
+}
+
+fn make_parent(path: &Path) -> Result<(), String> {
+    match path.parent() {
+        Some(parent) => std::fs::create_dir_all(parent).map_err(|e| at(parent, e)),
+        None => Ok(()),
+    }
+}
+
+fn at(path: &Path, error: std::io::Error) -> String {
+    format!("{}: {error}", path.display())
+}
+
+/// Append a read chunk; false once the stream reached end of file.
+fn drain(read: Result<Option<Vec<u8>>, ProcessError>, into: &mut Vec<u8>) -> Result<bool, String> {
+    match read.map_err(process_message)? {
+        Some(chunk) => {
+            into.extend_from_slice(&chunk);
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+fn process_message(error: ProcessError) -> String {
+    match error {
+        ProcessError::Denied(m) => format!("denied: {m}"),
+        ProcessError::NotFound(m) => format!("not found: {m}"),
+        ProcessError::Timeout(m) => format!("timeout: {m}"),
+        ProcessError::Io(m) => format!("io: {m}"),
+    }
+}
+
+fn refused<T>() -> Result<T, FsError> {
+    Err(FsError::Backend("hostile has no guest filesystem: it runs in sync mode only".into()))
+}
+
+impl exports::devshell::backend::guest_fs::Guest for Hostile {
+    fn list_dir(_: String) -> Result<Vec<DirEntry>, FsError> {
+        refused()
+    }
+    fn stat(_: String) -> Result<EntryStat, FsError> {
+        refused()
+    }
+    fn read_file(_: String) -> Result<Vec<u8>, FsError> {
+        refused()
+    }
+    fn write_file(_: String, _: Vec<u8>) -> Result<(), FsError> {
+        refused()
+    }
+    fn mkdir(_: String) -> Result<(), FsError> {
+        refused()
+    }
+    fn remove(_: String) -> Result<(), FsError> {
+        refused()
+    }
+}
+
+export!(Hostile);
