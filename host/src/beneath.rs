@@ -101,8 +101,12 @@ impl Beneath {
     /// Open `path` as the confining root. Its own last component must not be a symlink (the
     /// components above it are the caller's to trust).
     pub fn open(path: &Path) -> std::io::Result<Beneath> {
-        let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
-            .map_err(io)?;
+        let fd = rustix::fs::open(
+            path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(io)?;
         Ok(Beneath { fd, path: path.to_path_buf() })
     }
 
@@ -233,12 +237,11 @@ impl Beneath {
                 Ok(_) => {
                     rustix::fs::unlinkat(&parent, component, AtFlags::empty()).map_err(io)?;
                     rustix::fs::mkdirat(&parent, component, Mode::from_raw_mode(0o755)).map_err(io)?;
-                    let path = if current.is_empty() { component.to_string() } else { format!("{current}/{component}") };
+                    let path =
+                        if current.is_empty() { component.to_string() } else { format!("{current}/{component}") };
                     replaced.get_or_insert(path);
                 }
-                Err(Errno::NOENT) => {
-                    rustix::fs::mkdirat(&parent, component, Mode::from_raw_mode(0o755)).map_err(io)?
-                }
+                Err(Errno::NOENT) => rustix::fs::mkdirat(&parent, component, Mode::from_raw_mode(0o755)).map_err(io)?,
                 Err(e) => return Err(io(e)),
             }
             if !current.is_empty() {

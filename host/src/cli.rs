@@ -315,7 +315,8 @@ fn finish(status: crate::shell::Status) -> i32 {
 
 fn gc(remove: bool) -> Result<i32> {
     let base = config::cache_base().context("no cache dir; set DEVSHELL_CACHE_DIR")?.join("staging");
-    let orphans = crate::sync::orphaned_staging_dirs(&base).with_context(|| format!("cannot list {}", base.display()))?;
+    let orphans =
+        crate::sync::orphaned_staging_dirs(&base).with_context(|| format!("cannot list {}", base.display()))?;
     if orphans.is_empty() {
         println!("no orphaned staging dirs in {}", base.display());
     }

@@ -74,9 +74,15 @@ impl Sessions {
         let mut grant = Grant::default();
         let staging = self.staging_dir();
         let staging = staging.canonicalize().with_context(|| format!("staging dir {}", staging.display()))?;
-        let (programs, dirs, network): (Vec<String>, Vec<String>, bool) = match self.settings.backend.as_str() {
-            "host-sandbox" => (self.settings.routed.clone(), vec!["staging".into()], self.settings.sandbox_network),
-            "mock" => (vec![], vec!["staging".into()], false),
+        let (programs, dirs, network, env): (Vec<String>, Vec<String>, bool, Vec<String>) = match self
+            .settings
+            .backend
+            .as_str()
+        {
+            "host-sandbox" => {
+                (self.settings.routed.clone(), vec!["staging".into()], self.settings.sandbox_network, vec![])
+            }
+            "mock" => (vec![], vec!["staging".into()], false, vec![]),
             name => {
                 let granted = self.settings.plugins.get(name).and_then(|p| p.grant.clone()).unwrap_or_default();
                 eprintln!(
@@ -90,7 +96,7 @@ impl Sessions {
                     granted.dirs.join(", "),
                     granted.network
                 );
-                (granted.programs, granted.dirs, granted.network)
+                (granted.programs, granted.dirs, granted.network, granted.env)
             }
         };
         for entry in programs {
@@ -111,6 +117,7 @@ impl Sessions {
                 .map_err(|e| anyhow!("granted directory {dir}: {e}"))?;
         }
         grant.network = network;
+        grant.env = env;
         Ok(grant)
     }
 

@@ -65,7 +65,8 @@ pub fn load(path: &Path) -> Result<Option<SavedState>> {
     if blake3::hash(payload).as_bytes() != &bytes[MAGIC.len() + 4..header] {
         bail!("{} is corrupt (checksum mismatch); {recover}", path.display());
     }
-    let state = decode(version, payload).with_context(|| format!("{} is corrupt or crafted; {recover}", path.display()))?;
+    let state =
+        decode(version, payload).with_context(|| format!("{} is corrupt or crafted; {recover}", path.display()))?;
     Ok(Some(state))
 }
 

@@ -505,9 +505,11 @@ impl Vfs {
                 }
             }
         }
-        if let Some((path, _)) = self.tombstones.iter().find(|(p, g)| {
-            **g > self.generation || !p.strip_prefix('/').is_some_and(is_normal_relative)
-        }) {
+        if let Some((path, _)) = self
+            .tombstones
+            .iter()
+            .find(|(p, g)| **g > self.generation || !p.strip_prefix('/').is_some_and(is_normal_relative))
+        {
             return Err(format!("deleted-entry record {path:?} is not valid"));
         }
         Ok(())

@@ -37,7 +37,8 @@ fn a_build_script_cannot_read_secrets_write_outside_or_connect_out() {
     std::fs::create_dir_all(project.join("src")).unwrap();
     std::fs::write(project.join("Cargo.toml"), "[package]\nname = \"evil\"\nversion = \"0.1.0\"\nedition = \"2021\"\n")
         .unwrap();
-    std::fs::write(project.join("src/main.rs"), "fn main() { println!(\"built fine\"); }\n#[test]\nfn t() {}\n").unwrap();
+    std::fs::write(project.join("src/main.rs"), "fn main() { println!(\"built fine\"); }\n#[test]\nfn t() {}\n")
+        .unwrap();
     let build_script = format!(
         r#"fn main() {{
     let read = std::fs::read_to_string({secret:?}).map(|s| format!("READ {{s}}")).unwrap_or_else(|e| format!("no read: {{e}}"));
@@ -52,11 +53,13 @@ fn a_build_script_cannot_read_secrets_write_outside_or_connect_out() {
     std::fs::write(project.join("build.rs"), build_script).unwrap();
 
     let script = format!("import {} /evil; cd /evil; cargo build; cargo run -q; cargo test -q", project.display());
-    let output = sandbox.command(sandbox.path()).args(["-c", &script]).env("CARGO_NET_OFFLINE", "true").output().unwrap();
+    let output =
+        sandbox.command(sandbox.path()).args(["-c", &script]).env("CARGO_NET_OFFLINE", "true").output().unwrap();
     let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
     assert_eq!(output.status.code(), Some(0), "an ordinary build, run and test must still work\n{stdout}\n{stderr}");
     assert!(stdout.contains("built fine"), "{stdout}\n{stderr}");
-    let probe = stderr.lines().find(|l| l.contains("probe:")).unwrap_or_else(|| panic!("the build script ran\n{stderr}"));
+    let probe =
+        stderr.lines().find(|l| l.contains("probe:")).unwrap_or_else(|| panic!("the build script ran\n{stderr}"));
     assert!(!probe.contains("READ") && !probe.contains("TOKEN"), "the credentials were readable: {probe}");
     assert!(!probe.contains("WROTE"), "it wrote outside the project: {probe}");
     assert!(!probe.contains("CONNECTED"), "it connected out with network = false: {probe}");

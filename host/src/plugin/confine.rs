@@ -13,8 +13,8 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use landlock::{
-    Access, AccessFs, AccessNet, CompatLevel, Compatible, RestrictionStatus, Ruleset, RulesetAttr,
-    RulesetCreatedAttr, RulesetStatus, Scope, ABI,
+    Access, AccessFs, AccessNet, CompatLevel, Compatible, RestrictionStatus, Ruleset, RulesetAttr, RulesetCreatedAttr,
+    RulesetStatus, Scope, ABI,
 };
 
 /// The newest Landlock ABI this policy is written for (Linux 6.12+); older kernels get what they
@@ -67,7 +67,10 @@ impl Confinement {
                 ruleset: None,
                 shortfall: Some("this kernel has no Landlock: spawned tools run unconfined".into()),
             },
-            Err(e) => Confinement { ruleset: None, shortfall: Some(format!("cannot set up Landlock ({e}): spawned tools run unconfined")) },
+            Err(e) => Confinement {
+                ruleset: None,
+                shortfall: Some(format!("cannot set up Landlock ({e}): spawned tools run unconfined")),
+            },
         }
     }
 

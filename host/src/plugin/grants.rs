@@ -140,7 +140,9 @@ impl CapabilityGranter {
     ) -> Result<Exec, GrantError> {
         let resolved = resolve_program(program)?;
         let canonical = canonical(&resolved)?;
-        if let Some(dir) = self.grant.dirs.iter().find(|d| resolved.starts_with(&d.host) || canonical.starts_with(&d.host)) {
+        if let Some(dir) =
+            self.grant.dirs.iter().find(|d| resolved.starts_with(&d.host) || canonical.starts_with(&d.host))
+        {
             return Err(GrantError::Denied(format!(
                 "plugin `{}` may not spawn `{program}`: it lies in {}, a directory the plugin can write, so it \
                  could be anything; only programs outside its directories can be granted",
@@ -313,7 +315,9 @@ mod tests {
         let true_path = resolve_program("true").unwrap();
         assert!(check(true_path.to_str().unwrap(), &[]).is_ok());
         assert!(matches!(check("./true", &[]), Err(GrantError::Denied(m)) if m.contains("relative")));
-        assert!(matches!(check("false", &[]), Err(GrantError::Denied(m)) if m.contains("`false`") && m.contains("config")));
+        assert!(
+            matches!(check("false", &[]), Err(GrantError::Denied(m)) if m.contains("`false`") && m.contains("config"))
+        );
         assert!(check("echo", &["hi", "there"]).is_ok());
         assert!(matches!(check("echo", &["bye"]), Err(GrantError::Denied(_))));
         assert!(matches!(check("no-such-program-xyz", &[]), Err(GrantError::NotFound(_))));
@@ -329,7 +333,10 @@ mod tests {
             assert!(granter.check_spawn("nice", &strings(&args), &[], &[]).is_ok(), "{args:?}");
         }
         let denied = granter.check_spawn("nice", &strings(&["-n", "10", "sh"]), &[], &[]).unwrap_err();
-        assert!(matches!(&denied, GrantError::Denied(m) if m.contains("cargo **") && m.contains("rustc **")), "{denied:?}");
+        assert!(
+            matches!(&denied, GrantError::Denied(m) if m.contains("cargo **") && m.contains("rustc **")),
+            "{denied:?}"
+        );
     }
 
     #[test]
@@ -371,7 +378,15 @@ mod tests {
         let pair = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
         assert!(granter.check_spawn("true", &[], &pair("CARGO_TERM_COLOR", "always"), &[]).is_ok());
         assert!(granter.check_spawn("true", &[], &pair("RUSTFLAGS", "-Dwarnings"), &[]).is_ok());
-        for key in ["RUSTC_WRAPPER", "GIT_SSH_COMMAND", "CARGO_NET_GIT_FETCH_WITH_CLI", "PATH", "BASH_ENV", "LD_PRELOAD", "RUSTUP_TOOLCHAIN"] {
+        for key in [
+            "RUSTC_WRAPPER",
+            "GIT_SSH_COMMAND",
+            "CARGO_NET_GIT_FETCH_WITH_CLI",
+            "PATH",
+            "BASH_ENV",
+            "LD_PRELOAD",
+            "RUSTUP_TOOLCHAIN",
+        ] {
             let denied = granter.check_spawn("true", &[], &pair(key, "x"), &[]).unwrap_err();
             assert!(matches!(&denied, GrantError::Denied(m) if m.contains(key) && m.contains("env")), "{denied:?}");
         }

@@ -31,6 +31,10 @@ pub struct Capabilities {
     pub dirs: Vec<String>,
     #[serde(default)]
     pub network: bool,
+    /// Environment variables it may set for the programs it spawns, beyond the harmless
+    /// default set (see `grants::DEFAULT_ENV`).
+    #[serde(default)]
+    pub env: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -229,11 +229,15 @@ impl Runtime {
         if grant.network {
             wasi.inherit_network().allow_ip_name_lookup(true);
         }
-        let tmp = tempfile::Builder::new().prefix("devshell-tools-").tempdir().context("cannot create a temp dir for tools")?;
+        let tmp = tempfile::Builder::new()
+            .prefix("devshell-tools-")
+            .tempdir()
+            .context("cannot create a temp dir for tools")?;
         let writable: Vec<PathBuf> =
             grant.dirs.iter().map(|d| d.host.clone()).chain([tmp.path().to_path_buf()]).collect();
         // Granted programs live outside the standard dirs sometimes (a rustup in a custom home).
-        let readable: Vec<PathBuf> = grant.programs.iter().filter_map(|p| p.path.parent().map(Path::to_path_buf)).collect();
+        let readable: Vec<PathBuf> =
+            grant.programs.iter().filter_map(|p| p.path.parent().map(Path::to_path_buf)).collect();
         let confinement = confine::Confinement::new(&writable, &readable, grant.network);
         if let Some(shortfall) = &confinement.shortfall {
             if self.require_confinement {
@@ -258,6 +262,7 @@ impl Runtime {
             user_env: Vec::new(),
             confinement,
             tmp,
+            denials_shown: Default::default(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
@@ -301,6 +306,8 @@ pub struct PluginState {
     confinement: confine::Confinement,
     /// The spawned tools' private temp dir (`TMPDIR`), removed with the instance.
     tmp: tempfile::TempDir,
+    /// Denials already printed (each is printed once).
+    denials_shown: std::collections::HashSet<String>,
 }
 
 impl WasiView for PluginState {
@@ -344,7 +351,8 @@ impl PluginState {
             None => (exec.path, Vec::new()),
         };
         host_env.push(("TMPDIR".into(), self.tmp.path().to_string_lossy().into_owned()));
-        let confinement = self.confinement.for_child().map_err(|e| HostProcessError::Io(format!("cannot confine the tool: {e}")))?;
+        let confinement =
+            self.confinement.for_child().map_err(|e| HostProcessError::Io(format!("cannot confine the tool: {e}")))?;
         let request = SpawnRequest {
             program,
             argv0: exec.argv0,
@@ -392,8 +400,11 @@ impl host_process::Host for PluginState {
         let program = cmd.program.clone();
         let child = self.checked_spawn(cmd).inspect_err(|e| {
             if let HostProcessError::Denied(message) = e {
-                // Loud on the host side, whatever the plugin does with the error value.
-                eprintln!("devshell: denied: {message}");
+                // Loud on the host side whatever the plugin does with the error value, and
+                // once: a plugin retrying in a loop must not flood the terminal.
+                if self.denials_shown.insert(message.clone()) {
+                    eprintln!("devshell: denied: {}", crate::escape::for_terminal(message));
+                }
             } else {
                 tracing::debug!(%program, "spawn failed: {e}");
             }

@@ -203,7 +203,10 @@ fn staging_changed(
 enum Theirs {
     Bytes(Vec<u8>),
     /// Moved aside in the staging dir as `kept` (a workspace path) before anything overwrote it.
-    InStaging { kept: String, size: u64 },
+    InStaging {
+        kept: String,
+        size: u64,
+    },
 }
 
 /// The first free `path.conflict-N` in the workspace.
@@ -382,10 +385,7 @@ struct WalkState {
 /// failure to list `start` itself is an error.
 pub(super) fn walk(root: &Beneath, start: &str) -> Result<Walk, SyncError> {
     let first = list_dir(root, start).map_err(|e| io_error(start, e))?;
-    let queue = WalkQueue {
-        state: Mutex::new(WalkState { pending: first.1, busy: 0 }),
-        changed: Condvar::new(),
-    };
+    let queue = WalkQueue { state: Mutex::new(WalkState { pending: first.1, busy: 0 }), changed: Condvar::new() };
     let walkers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(MAX_WALKERS);
     let mut found = first.0;
     std::thread::scope(|scope| {
@@ -523,7 +523,9 @@ pub(super) fn scan_changed(
                     new_dirs.push(relative.clone());
                     match self::walk(root, relative) {
                         Ok(inner) => {
-                            new_dirs.extend(inner.seen.iter().filter(|s| s.entry.kind == Kind::Dir).map(|s| s.relative.clone()));
+                            new_dirs.extend(
+                                inner.seen.iter().filter(|s| s.entry.kind == Kind::Dir).map(|s| s.relative.clone()),
+                            );
                             walk.extend(inner);
                         }
                         Err(e) => {

@@ -110,7 +110,12 @@ fn create_private(dir: &Path) -> std::io::Result<()> {
 fn read_ours(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut bytes = Vec::new();
-    std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(path)?.take(1 << 16).read_to_end(&mut bytes)?;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?
+        .take(1 << 16)
+        .read_to_end(&mut bytes)?;
     Ok(bytes)
 }
 
@@ -128,11 +133,8 @@ impl Mirror {
     pub fn new(base: PathBuf, owner: &Path, mut manifest: SyncManifest, rules: Rules, limit: u64) -> Mirror {
         let owner = std::path::absolute(owner).unwrap_or_else(|_| owner.to_path_buf());
         let token = manifest.identity.get_or_insert_with(|| Identity::new()).token.clone();
-        let staging = Arc::new(StagingDir {
-            handle: Mutex::new(None),
-            tree: Mutex::new(base.join(&token).join("tree")),
-            limit,
-        });
+        let staging =
+            Arc::new(StagingDir { handle: Mutex::new(None), tree: Mutex::new(base.join(&token).join("tree")), limit });
         Mirror {
             base,
             owner,
@@ -199,7 +201,8 @@ impl Mirror {
             Ok(recorded) if recorded == self.owner.as_os_str().as_encoded_bytes() => {}
             Ok(recorded) => {
                 let other = PathBuf::from(String::from_utf8_lossy(&recorded).into_owned());
-                let same_file = other.canonicalize().ok().zip(self.owner.canonicalize().ok()).is_some_and(|(a, b)| a == b);
+                let same_file =
+                    other.canonicalize().ok().zip(self.owner.canonicalize().ok()).is_some_and(|(a, b)| a == b);
                 if other.exists() && !same_file {
                     // A copied state file: both copies must not share one staging dir.
                     self.manifest.identity = Some(Identity::new());
@@ -217,11 +220,13 @@ impl Mirror {
         create_private(&tree).with_context(|| format!("cannot create the staging dir {}", tree.display()))?;
         write_ours(&token_dir.join("owner"), self.owner.as_os_str().as_encoded_bytes())
             .with_context(|| format!("cannot write {}", token_dir.join("owner").display()))?;
-        let handle = self.staging.handle().with_context(|| format!("cannot open the staging dir {}", tree.display()))?;
+        let handle =
+            self.staging.handle().with_context(|| format!("cannot open the staging dir {}", tree.display()))?;
         // Through the handle: a symlink put in place of `tree` was refused by the open.
         rustix::fs::fchmod(handle.fd(), rustix::fs::Mode::from_raw_mode(0o700))?;
         let root = handle.root_meta()?;
-        let serial = read_ours(&token_dir.join("serial")).ok().and_then(|s| String::from_utf8(s).ok()?.trim().parse().ok());
+        let serial =
+            read_ours(&token_dir.join("serial")).ok().and_then(|s| String::from_utf8(s).ok()?.trim().parse().ok());
         let identity = self.manifest.identity.as_mut().expect("set in new");
         if (identity.dev, identity.ino) != (root.dev, root.ino) {
             let was_known = identity.ino != 0;
@@ -313,7 +318,12 @@ impl Mirror {
                         })?;
                         engine::push(vfs, &handle, &mut self.manifest, self.staging.limit)
                     }
-                    Err(e) => return Err(SyncError::Io { path: self.path().display().to_string(), message: format!("{e:#}") }),
+                    Err(e) => {
+                        return Err(SyncError::Io {
+                            path: self.path().display().to_string(),
+                            message: format!("{e:#}"),
+                        })
+                    }
                 };
                 report.skipped.extend(notices.into_iter().map(|n| (String::new(), n)));
                 report
