@@ -5,7 +5,8 @@
 //! files, cargo config). So every spawned process tree may write only in the granted
 //! directories, cargo's registry and git caches and a private temp dir; read those plus the
 //! system and toolchain directories; connect or bind TCP only when the grant allows network;
-//! and signal or reach abstract sockets only inside its own sandbox. The ruleset is built once
+//! and signal or reach abstract sockets only inside its own sandbox; nor type into the user's
+//! terminal (a seccomp filter refuses `TIOCSTI`). The ruleset is built once
 //! per plugin instance; each spawn applies a duplicate of it between fork and exec. Owns only
 //! the policy and its application; what is granted is decided in `grants`.
 
@@ -21,17 +22,20 @@ use landlock::{
 /// support.
 const TARGET_ABI: ABI = ABI::V6;
 
-/// Directories every tool may read and execute from: the system and the toolchain.
-fn read_only_dirs() -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> =
-        ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/opt", "/proc", "/sys", "/dev", "/run"]
+/// What every tool may read and execute: the system and the toolchain. Of `CARGO_HOME`, only
+/// what a build reads (not `credentials.toml`).
+fn read_only_paths() -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> =
+        ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/opt", "/proc", "/sys", "/run"]
             .iter()
             .map(PathBuf::from)
             .collect();
     let home = std::env::var_os("HOME").map(PathBuf::from);
-    dirs.extend(std::env::var_os("RUSTUP_HOME").map(PathBuf::from).or_else(|| Some(home.clone()?.join(".rustup"))));
-    dirs.extend(cargo_home());
-    dirs
+    paths.extend(std::env::var_os("RUSTUP_HOME").map(PathBuf::from).or_else(|| Some(home.clone()?.join(".rustup"))));
+    if let Some(cargo) = cargo_home() {
+        paths.extend(["bin", "config.toml", "config"].iter().map(|name| cargo.join(name)));
+    }
+    paths
 }
 
 fn cargo_home() -> Option<PathBuf> {
@@ -40,9 +44,15 @@ fn cargo_home() -> Option<PathBuf> {
         .or_else(|| Some(PathBuf::from(std::env::var_os("HOME")?).join(".cargo")))
 }
 
-/// The caches a build writes besides the project: cargo's registry and git checkouts.
+/// The caches a build writes besides the project: cargo's registry and git checkouts (made
+/// now if missing, since a rule needs an existing path).
 fn writable_caches() -> Vec<PathBuf> {
-    cargo_home().map(|home| vec![home.join("registry"), home.join("git")]).unwrap_or_default()
+    let caches: Vec<PathBuf> =
+        cargo_home().map(|home| vec![home.join("registry"), home.join("git")]).unwrap_or_default();
+    for cache in &caches {
+        let _ = std::fs::create_dir_all(cache);
+    }
+    caches
 }
 
 /// A ruleset ready to apply to spawned processes (none when Landlock is not available).
@@ -90,12 +100,20 @@ impl ChildConfinement {
     /// Restrict the calling process. Runs in the child after fork: only async-signal-safe
     /// calls (two syscalls), no allocation.
     pub fn apply(&self) -> std::io::Result<()> {
-        let Some(ruleset) = &self.ruleset else { return Ok(()) };
-        // SAFETY: plain syscalls with integer arguments.
+        // SAFETY: plain syscalls with integer arguments and a pointer to a static filter.
         unsafe {
+            // Descriptors devshell inherited (beyond stdio) do not reach the tool.
+            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC);
             if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
+            // No typing into the user's terminal (TIOCSTI), which would run commands as devshell.
+            let filter =
+                libc::sock_fprog { len: NO_TTY_INJECTION.len() as u16, filter: NO_TTY_INJECTION.as_ptr() as *mut _ };
+            if libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &filter as *const libc::sock_fprog) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let Some(ruleset) = &self.ruleset else { return Ok(()) };
             if libc::syscall(libc::SYS_landlock_restrict_self, ruleset.as_raw_fd(), 0) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
@@ -103,6 +121,45 @@ impl ChildConfinement {
         Ok(())
     }
 }
+
+const fn bpf(code: u16, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
+    libc::sock_filter { code, jt, jf, k }
+}
+
+/// The syscall ABI the filter admits (`AUDIT_ARCH_*`); any other (i386 `int 0x80`, say) is
+/// refused outright, so the ioctl cannot be reached by another number.
+#[cfg(target_arch = "x86_64")]
+const AUDIT_ARCH: u32 = 0xC000_003E;
+#[cfg(target_arch = "aarch64")]
+const AUDIT_ARCH: u32 = 0xC000_00B7;
+/// `ioctl` through the x32 ABI (same audit arch, numbers with bit 30 set).
+const X32_IOCTL: u32 = 0x4000_0000 | 514;
+
+/// A seccomp filter refusing `ioctl(fd, TIOCSTI | TIOCLINUX, …)` with EPERM, allowing all else
+/// (what bubblewrap does): Landlock cannot stop ioctls on an inherited terminal descriptor.
+static NO_TTY_INJECTION: [libc::sock_filter; 11] = {
+    const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+    const JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+    const RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
+    // Offsets in struct seccomp_data: nr, arch, args[1] (its low word on little-endian).
+    const NR: u32 = 0;
+    const ARCH: u32 = 4;
+    const ARG1: u32 = 24;
+    const DENY: u32 = libc::SECCOMP_RET_ERRNO | libc::EPERM as u32;
+    [
+        bpf(LD_W_ABS, ARCH, 0, 0),
+        bpf(JEQ_K, AUDIT_ARCH, 1, 0),
+        bpf(RET_K, DENY, 0, 0),
+        bpf(LD_W_ABS, NR, 0, 0),
+        bpf(JEQ_K, libc::SYS_ioctl as u32, 1, 0),
+        bpf(JEQ_K, X32_IOCTL, 0, 3),
+        bpf(LD_W_ABS, ARG1, 0, 0),
+        bpf(JEQ_K, libc::TIOCSTI as u32, 2, 0),
+        bpf(JEQ_K, libc::TIOCLINUX as u32, 1, 0),
+        bpf(RET_K, libc::SECCOMP_RET_ALLOW, 0, 0),
+        bpf(RET_K, DENY, 0, 0),
+    ]
+};
 
 /// The ruleset's descriptor and how much of it this kernel enforces. The descriptor is taken
 /// from a ruleset that is never applied to devshell itself.
@@ -119,15 +176,16 @@ fn build(
     ruleset = ruleset.scope(Scope::AbstractUnixSocket | Scope::Signal)?;
     let mut created = ruleset.create()?;
     let read = AccessFs::from_read(TARGET_ABI);
-    for dir in read_only_dirs().iter().chain(readable).filter(|d| d.exists()) {
+    for dir in read_only_paths().iter().chain(readable).filter(|d| d.exists()) {
         created = created.add_rules(landlock::path_beneath_rules([dir], read))?;
     }
     let all = AccessFs::from_all(TARGET_ABI);
     for dir in writable.iter().chain(&writable_caches()).filter(|d| d.exists()) {
         created = created.add_rules(landlock::path_beneath_rules([dir], all))?;
     }
-    // Tools write to /dev/null (and read /dev/tty) by path.
-    for device in ["/dev/null", "/dev/tty", "/dev/zero", "/dev/full"].iter().map(Path::new).filter(|d| d.exists()) {
+    // The devices tools open by path; not the rest of /dev (raw disks, for one).
+    let devices = ["/dev/null", "/dev/tty", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"];
+    for device in devices.iter().map(Path::new).filter(|d| d.exists()) {
         created = created.add_rules(landlock::path_beneath_rules([device], AccessFs::from_file(TARGET_ABI)))?;
     }
     // Learn the enforcement level without restricting ourselves: a clone answers for the ruleset.

@@ -6,6 +6,7 @@
 //! A trap, timeout or memory blow-up poisons the one [`PluginInstance`] it happened in; the
 //! caller gets [`PluginError::Fault`] and everything else keeps running.
 
+mod bounded_sleep;
 pub mod builtin;
 pub mod cache;
 pub mod confine;
@@ -165,6 +166,7 @@ impl Runtime {
         })?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        bounded_sleep::add_to_linker(&mut linker)?;
         Backend::add_to_linker::<PluginState, wasmtime::component::HasSelf<PluginState>>(&mut linker, |s| s)?;
         Ok(Runtime { engine, linker, cache, rustup_shortcut: true, require_confinement: false })
     }
@@ -269,8 +271,10 @@ impl Runtime {
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|ctx| {
             let state = ctx.data();
-            let own_time = state.call_started.elapsed().saturating_sub(state.host_time);
-            if own_time > state.call_timeout {
+            if crate::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(wasmtime::Error::msg("interrupted (Ctrl-C)"));
+            }
+            if state.own_time() > state.call_timeout {
                 return Err(wasmtime::Error::msg(format!(
                     "it ran for more than {:?} without returning (time limit)",
                     state.call_timeout
@@ -317,6 +321,42 @@ impl WasiView for PluginState {
 }
 
 impl PluginState {
+    /// How long the current call has run on its own account (host calls on its behalf excluded).
+    fn own_time(&self) -> Duration {
+        self.call_started.elapsed().saturating_sub(self.host_time)
+    }
+
+    /// What is left of the current call's own time.
+    fn remaining(&self) -> Duration {
+        self.call_timeout.saturating_sub(self.own_time())
+    }
+
+    /// Wait on a child in slices, so Ctrl-C ends the wait however long the plugin asked for:
+    /// the child's whole process group is killed and the plugin gets an error (its call then
+    /// stops at the next deadline check). `attempt` returns `None` while nothing has happened.
+    fn interruptible<R>(
+        &mut self,
+        child: &Resource<ChildProcess>,
+        timeout: Option<Duration>,
+        mut attempt: impl FnMut(&mut ChildProcess, Duration) -> Result<Option<R>, HostProcessError>,
+    ) -> Result<Option<R>, HostProcessError> {
+        const SLICE: Duration = Duration::from_millis(100);
+        let deadline = timeout.map(|t| Instant::now() + t);
+        self.timed(|state| loop {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if let Some(done) = attempt(state.child(child), left.map_or(SLICE, |l| l.min(SLICE)))? {
+                return Ok(Some(done));
+            }
+            if crate::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+                state.child(child).kill();
+                return Err(HostProcessError::Timeout("interrupted (Ctrl-C); the tool was killed".into()));
+            }
+            if left.is_some_and(|l| l.is_zero()) {
+                return Ok(None);
+            }
+        })
+    }
+
     /// Run a blocking host operation; its duration does not count against the plugin's own time.
     fn timed<R>(&mut self, f: impl FnOnce(&mut Self) -> R) -> R {
         let start = Instant::now();
@@ -351,6 +391,10 @@ impl PluginState {
             None => (exec.path, Vec::new()),
         };
         host_env.push(("TMPDIR".into(), self.tmp.path().to_string_lossy().into_owned()));
+        if !self.granter.grant().network {
+            // Offline by grant: cargo should use its cache instead of retrying the network.
+            host_env.push(("CARGO_NET_OFFLINE".into(), "true".into()));
+        }
         let confinement =
             self.confinement.for_child().map_err(|e| HostProcessError::Io(format!("cannot confine the tool: {e}")))?;
         let request = SpawnRequest {
@@ -413,6 +457,28 @@ impl host_process::Host for PluginState {
     }
 }
 
+impl PluginState {
+    /// A bounded read of one of a child's pipes, interruptible (an empty read means the timeout
+    /// passed with nothing to read; `None` is the end of the stream).
+    fn read_pipe(
+        &mut self,
+        child: &Resource<ChildProcess>,
+        stdout: bool,
+        max: u32,
+        timeout_ms: u64,
+    ) -> Result<Option<Vec<u8>>, HostProcessError> {
+        let read = self.interruptible(child, Some(Duration::from_millis(timeout_ms)), |c, slice| {
+            let slice = slice.as_millis() as u64;
+            let data = if stdout { c.read_stdout(max, slice) } else { c.read_stderr(max, slice) }?;
+            Ok(match data {
+                Some(bytes) if bytes.is_empty() => None,
+                other => Some(other),
+            })
+        })?;
+        Ok(read.unwrap_or_else(|| Some(Vec::new())))
+    }
+}
+
 impl host_process::HostChild for PluginState {
     fn id(&mut self, child: Resource<ChildProcess>) -> u32 {
         self.child(&child).id()
@@ -429,7 +495,7 @@ impl host_process::HostChild for PluginState {
         max: u32,
         timeout_ms: u64,
     ) -> ProcessResult<Option<Vec<u8>>> {
-        self.timed(|s| s.child(&child).read_stdout(max, timeout_ms)).map_err(Into::into)
+        self.read_pipe(&child, true, max, timeout_ms).map_err(Into::into)
     }
     fn read_stderr(
         &mut self,
@@ -437,13 +503,20 @@ impl host_process::HostChild for PluginState {
         max: u32,
         timeout_ms: u64,
     ) -> ProcessResult<Option<Vec<u8>>> {
-        self.timed(|s| s.child(&child).read_stderr(max, timeout_ms)).map_err(Into::into)
+        self.read_pipe(&child, false, max, timeout_ms).map_err(Into::into)
     }
     fn read_stdout_line(&mut self, child: Resource<ChildProcess>, timeout_ms: u64) -> ProcessResult<Option<String>> {
-        self.timed(|s| s.child(&child).read_stdout_line(timeout_ms)).map_err(Into::into)
+        let timeout = Duration::from_millis(timeout_ms);
+        let line =
+            self.interruptible(&child, Some(timeout), |c, slice| match c.read_stdout_line(slice.as_millis() as u64) {
+                Ok(line) => Ok(Some(line)),
+                Err(HostProcessError::Timeout(_)) => Ok(None),
+                Err(e) => Err(e),
+            })?;
+        line.ok_or_else(|| host_process::ProcessError::Timeout(format!("no full line within {timeout_ms} ms")))
     }
     fn wait(&mut self, child: Resource<ChildProcess>, timeout_ms: Option<u64>) -> ProcessResult<Option<ExitStatus>> {
-        let exit = self.timed(|s| s.child(&child).wait(timeout_ms.map(Duration::from_millis)))?;
+        let exit = self.interruptible(&child, timeout_ms.map(Duration::from_millis), |c, slice| c.wait(Some(slice)))?;
         Ok(exit.map(|e| ExitStatus { code: e.code, signal: e.signal }))
     }
     fn kill(&mut self, child: Resource<ChildProcess>) {

@@ -1,6 +1,7 @@
 //! A backend built to misbehave, for the runtime's fault tests. `run-tool` with program
-//! `trap` traps, `spin` loops forever, `hog` allocates without bound; anything else succeeds.
-//! Its guest-fs answers `backend` errors.
+//! `trap` traps, `spin` loops forever, `hog` allocates without bound, `sleep` blocks in a WASI
+//! sleep for an hour, `hang-child` starts `sleep 3599.5` (if granted) and waits an hour to read
+//! its output; anything else succeeds. Its guest-fs answers `backend` errors.
 
 use devshell::backend::types::{
     BackendInfo, DirEntry, EntryStat, ExitStatus, FsError, SessionConfig, SessionError, ToolOutput, ToolRequest,
@@ -34,6 +35,26 @@ impl exports::devshell::backend::session::GuestSession for Session {
                 loop {
                     n = std::hint::black_box(n.wrapping_add(1));
                 }
+            }
+            "sleep" => {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+                Ok(ToolOutput { status: ExitStatus { code: Some(0), signal: None }, stdout: vec![], stderr: vec![] })
+            }
+            "hang-child" => {
+                use devshell::backend::host_process::{spawn, Command, Stdio};
+                let command = Command {
+                    program: "sleep".into(),
+                    args: vec!["3599.5".into()],
+                    cwd: None,
+                    env: vec![],
+                    stdin: Stdio::Null,
+                    stdout: Stdio::Pipe,
+                    stderr: Stdio::Null,
+                    timeout_ms: None,
+                };
+                let child = spawn(&command).map_err(|e| SessionError::Backend(format!("{e:?}")))?;
+                let _ = child.read_stdout(4096, 3_600_000);
+                Ok(ToolOutput { status: ExitStatus { code: Some(0), signal: None }, stdout: vec![], stderr: vec![] })
             }
             "hog" => {
                 let mut hoard: Vec<Vec<u8>> = Vec::new();
