@@ -243,3 +243,26 @@ fn shutdown_pulls_what_was_written_after_the_last_tool_run() {
     assert_eq!(f.vfs.read("/p/late.log").unwrap(), b"written late");
     assert!(!f.vfs.exists("/p/built"), "a late deletion is reconciled too");
 }
+
+/// A cache wiped under the workspace takes its build output with it: the lazy entries are
+/// dropped (the next build makes them again) instead of failing every later push.
+#[test]
+fn a_wiped_staging_dir_drops_the_build_output_it_held_and_keeps_the_sources() {
+    let mut f = Fixture::new();
+    f.tool(&["mkdir:target", "write:target/app=built"]);
+    assert!(f.vfs.exists("/p/target/app"));
+    std::fs::remove_dir_all(f.staging().parent().unwrap()).unwrap();
+    let mut vfs = std::mem::take(&mut f.vfs);
+    let mut sessions = Sessions::new(
+        devshell_tests::mock_settings(&f._dir.path().join("cache")),
+        &f._dir.path().join("state"),
+        f.sessions.manifest().clone(),
+        &mut vfs,
+    );
+    let call = ToolCall { program: "cargo".into(), args: vec![], cwd: "p".into(), env: vec![], capture: true };
+    let result = sessions.run_tool(&mut vfs, call).unwrap();
+    assert_eq!(result.status, 0);
+    assert!(!vfs.exists("/p/target/app"), "build output of the lost staging dir is dropped");
+    assert_eq!(vfs.read("/p/src/main.rs").unwrap(), b"fn main() {}\n", "sources are kept");
+    assert_eq!(std::fs::read(sessions.staging_dir().join("p/src/main.rs")).unwrap(), b"fn main() {}\n");
+}

@@ -89,6 +89,9 @@ pub struct Mirror {
     watcher: Option<Watcher>,
     /// Skipped staging entries already reported (each is reported once per process).
     reported: HashSet<String>,
+    /// The staging dir's contents were lost: the workspace's lazy files (build output kept
+    /// there) are gone too, and are dropped before the next push.
+    lazy_lost: bool,
 }
 
 pub(super) fn new_token() -> String {
@@ -145,6 +148,7 @@ impl Mirror {
             needs_pull: false,
             watcher: None,
             reported: HashSet::new(),
+            lazy_lost: false,
         }
     }
 
@@ -179,8 +183,10 @@ impl Mirror {
         &self.manifest.identity.as_ref().expect("set in new").token
     }
 
-    /// Forget what was synced, so the next push writes everything and nothing is deleted.
-    fn forget(&mut self, why: &str, notices: &mut Vec<String>) {
+    /// Forget what was synced, so the next push writes everything and nothing is deleted;
+    /// `contents_lost` when the staging dir no longer holds what it did (lazy files included).
+    fn forget(&mut self, why: &str, contents_lost: bool, notices: &mut Vec<String>) {
+        self.lazy_lost |= contents_lost;
         if self.manifest.initialized {
             notices.push(format!("{why}; pushing the whole workspace to it again (nothing is deleted)"));
         }
@@ -209,11 +215,12 @@ impl Mirror {
                     self.staging.move_to(self.base.join(self.token()).join("tree"));
                     self.forget(
                         &format!("this workspace is a copy of {}; it gets a staging dir of its own", other.display()),
+                        true,
                         &mut notices,
                     );
                 }
             }
-            Err(_) => self.forget("the staging dir of this workspace was missing (cache cleared?)", &mut notices),
+            Err(_) => self.forget("the staging dir of this workspace was missing (cache cleared?)", true, &mut notices),
         }
         let token_dir = self.base.join(self.token());
         let tree = token_dir.join("tree");
@@ -234,12 +241,12 @@ impl Mirror {
             identity.ino = root.ino;
             self.manifest.dirty = true;
             if was_known {
-                self.forget("the staging dir was replaced", &mut notices);
+                self.forget("the staging dir was replaced", true, &mut notices);
             }
         } else if serial != Some(identity.serial) {
             // Another sync happened since this manifest was saved (it was restored from a
             // backup, or a save was lost): it cannot tell a deletion from what it never saw.
-            self.forget("the workspace's sync record is older than its staging dir", &mut notices);
+            self.forget("the workspace's sync record is older than its staging dir", false, &mut notices);
         }
         Ok(notices)
     }
@@ -262,6 +269,9 @@ impl Mirror {
     /// push what changed in the workspace.
     pub fn before_tool(&mut self, vfs: &mut Vfs) -> anyhow::Result<Report> {
         let handle = self.staging.handle()?;
+        if std::mem::take(&mut self.lazy_lost) {
+            vfs.forget_lazy_files(); // build output: the next build makes it again
+        }
         if let Some(watcher) = &mut self.watcher {
             self.pending = watcher.changed();
         }
@@ -305,13 +315,16 @@ impl Mirror {
         let mut report = match result {
             Err(SyncError::RootVanished) => {
                 let mut notices = Vec::new();
-                self.forget("the staging dir was emptied or removed", &mut notices);
+                self.forget("the staging dir was emptied or removed", true, &mut notices);
                 // A removed dir is made anew: the old handle (and the backend's view) are stale.
                 self.staging.move_to(self.path());
                 report_recreated = true;
                 let mut report = match self.prepare() {
                     Ok(more) => {
                         notices.extend(more);
+                        if std::mem::take(&mut self.lazy_lost) {
+                            vfs.forget_lazy_files();
+                        }
                         let handle = self.staging.handle().map_err(|e| SyncError::Io {
                             path: self.path().display().to_string(),
                             message: e.to_string(),
