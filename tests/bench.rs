@@ -181,7 +181,8 @@ fn cargo_through_devshell(binary: &Path) {
     );
     // Import skips target/ (.gitignore'd); copy it into the staging dir's project so both sides
     // have the same 10,000-file target/, then let one run pull it in as lazy entries.
-    let staging = std::fs::read_dir(home.path().join("cache/staging")).unwrap().next().unwrap().unwrap().path();
+    let staging =
+        std::fs::read_dir(home.path().join("cache/staging")).unwrap().next().unwrap().unwrap().path().join("tree");
     run_quiet(
         Command::new("cp")
             .arg("-a")
@@ -269,7 +270,9 @@ fn sync_overhead() {
         // What the first tool run of a new process pays for sync: opening and checking the
         // staging dir, an incremental push and a full walk of it (no watcher yet).
         let staging = sessions.staging_dir();
-        let manifest = sessions.manifest().clone();
+        // Each run starts from the manifest the previous one would have saved, as a new
+        // process does (an older one would be refused as restored from a backup).
+        let mut manifest = sessions.manifest().clone();
         let first = time(runs, || {
             let mut mirror = devshell::sync::Mirror::new(
                 dir.path().join("cache/staging"),
@@ -280,7 +283,9 @@ fn sync_overhead() {
             );
             mirror.prepare().unwrap();
             mirror.before_tool(&mut vfs).unwrap();
-            mirror.after_tool(&mut vfs).unwrap()
+            let report = mirror.after_tool(&mut vfs).unwrap();
+            manifest = mirror.manifest().clone();
+            report
         });
         let ours = time(runs, || noop(&mut sessions, &mut vfs));
         let mirror = dir.path().join("mirror");
