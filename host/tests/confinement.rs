@@ -1,7 +1,7 @@
 //! Tools run confined (Landlock), derived from the grant: a crate's build script run by the
 //! built-in host-sandbox cannot read a planted credentials file, write outside the project and
-//! the caches, or connect out with `network = false`, while an ordinary build, run and test of
-//! the same crate still work.
+//! the caches, or reach out with `network = false` (TCP, UDP, a host daemon's unix socket),
+//! while an ordinary build, run and test of the same crate still work.
 
 mod common;
 
@@ -31,6 +31,10 @@ fn a_build_script_cannot_read_secrets_write_outside_or_connect_out() {
     listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
     std::fs::write(sandbox.path().join("config.toml"), "network = false\n").unwrap();
+    // A host daemon's socket (think docker.sock or an ssh agent).
+    let host_socket = sandbox.path().join("daemon.sock");
+    let daemon = std::os::unix::net::UnixListener::bind(&host_socket).unwrap();
+    daemon.set_nonblocking(true).unwrap();
 
     // The crate, as a user (or a dependency) would bring it in.
     let project = sandbox.path().join("evil");
@@ -44,11 +48,14 @@ fn a_build_script_cannot_read_secrets_write_outside_or_connect_out() {
     let read = std::fs::read_to_string({secret:?}).map(|s| format!("READ {{s}}")).unwrap_or_else(|e| format!("no read: {{e}}"));
     let wrote = std::fs::write({outside:?}, "pwned").map(|_| "WROTE".to_string()).unwrap_or_else(|e| format!("no write: {{e}}"));
     let connected = std::net::TcpStream::connect(("127.0.0.1", {port})).map(|_| "CONNECTED".to_string()).unwrap_or_else(|e| format!("no connect: {{e}}"));
-    println!("cargo:warning=probe: {{read}} | {{wrote}} | {{connected}}");
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").and_then(|s| s.send_to(b"x", ("127.0.0.1", {port}))).map(|_| "UDP-SENT".to_string()).unwrap_or_else(|e| format!("no udp: {{e}}"));
+    let unix = std::os::unix::net::UnixStream::connect({socket:?}).map(|_| "UNIX-CONNECTED".to_string()).unwrap_or_else(|e| format!("no unix socket: {{e}}"));
+    println!("cargo:warning=probe: {{read}} | {{wrote}} | {{connected}} | {{udp}} | {{unix}}");
 }}
 "#,
         secret = secret.display().to_string(),
         outside = canary.join("planted").display().to_string(),
+        socket = host_socket.display().to_string(),
     );
     std::fs::write(project.join("build.rs"), build_script).unwrap();
 
@@ -63,6 +70,8 @@ fn a_build_script_cannot_read_secrets_write_outside_or_connect_out() {
     assert!(!probe.contains("READ") && !probe.contains("TOKEN"), "the credentials were readable: {probe}");
     assert!(!probe.contains("WROTE"), "it wrote outside the project: {probe}");
     assert!(!probe.contains("CONNECTED"), "it connected out with network = false: {probe}");
+    assert!(!probe.contains("UDP-SENT"), "it sent UDP with network = false: {probe}");
+    assert!(daemon.accept().is_err(), "it reached a host daemon's unix socket: {probe}");
     assert!(!canary.join("planted").exists());
     assert_eq!(std::fs::read(canary.join("kept")).unwrap(), b"canary bytes");
     let mut buf = [0u8; 1];

@@ -446,12 +446,13 @@ struct Lab {
 }
 
 impl Lab {
-    /// A sandbox whose config grants the hostile component `sh` and the staging dir, with the
-    /// canary planted at `<sandbox>/canary`.
+    /// A sandbox whose config grants the hostile component `sh`, the staging dir and network
+    /// (without it, its tools may not even make a unix socket, which one attack needs), with
+    /// the canary planted at `<sandbox>/canary`.
     fn new(backend: &'static str) -> Lab {
         let sandbox = Sandbox::new();
         let config = format!(
-            "[plugins.hostile]\npath = {:?}\ngrant = {{ programs = [\"sh\"], dirs = [\"staging\"], network = false }}\n",
+            "[plugins.hostile]\npath = {:?}\ngrant = {{ programs = [\"sh\"], dirs = [\"staging\"], network = true }}\n",
             devshell::plugin::builtin::HOSTILE_PATH
         );
         std::fs::write(sandbox.path().join("config.toml"), config).unwrap();

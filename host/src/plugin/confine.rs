@@ -59,6 +59,9 @@ fn writable_caches() -> Vec<PathBuf> {
 #[derive(Debug)]
 pub struct Confinement {
     ruleset: Option<OwnedFd>,
+    /// The seccomp filter: the terminal, and without network every socket family that reaches
+    /// out (Landlock governs TCP only, not UDP, raw or unix-path sockets).
+    filter: &'static [libc::sock_filter],
     /// What this kernel does not enforce, if anything.
     pub shortfall: Option<String>,
 }
@@ -67,26 +70,22 @@ impl Confinement {
     /// The policy for a plugin granted `writable` dirs (its temp dir among them), `readable`
     /// ones (where its granted programs are) and `network`, as fully as this kernel enforces it.
     pub fn new(writable: &[PathBuf], readable: &[PathBuf], network: bool) -> Confinement {
-        match build(writable, readable, network) {
-            Ok((ruleset, RulesetStatus::FullyEnforced)) => Confinement { ruleset, shortfall: None },
-            Ok((ruleset, RulesetStatus::PartiallyEnforced)) => Confinement {
-                ruleset,
-                shortfall: Some("this kernel's Landlock enforces only part of the confinement of spawned tools".into()),
-            },
-            Ok((_, _)) => Confinement {
-                ruleset: None,
-                shortfall: Some("this kernel has no Landlock: spawned tools run unconfined".into()),
-            },
-            Err(e) => Confinement {
-                ruleset: None,
-                shortfall: Some(format!("cannot set up Landlock ({e}): spawned tools run unconfined")),
-            },
-        }
+        let filter: &'static [libc::sock_filter] = if network { &ONLINE } else { &OFFLINE };
+        let (ruleset, shortfall) = match build(writable, readable, network) {
+            Ok((ruleset, RulesetStatus::FullyEnforced)) => (ruleset, None),
+            Ok((ruleset, RulesetStatus::PartiallyEnforced)) => {
+                (ruleset, Some("this kernel's Landlock enforces only part of the confinement of spawned tools".into()))
+            }
+            Ok((_, _)) => (None, Some("this kernel has no Landlock: spawned tools run unconfined".into())),
+            Err(e) => (None, Some(format!("cannot set up Landlock ({e}): spawned tools run unconfined"))),
+        };
+        Confinement { ruleset, filter, shortfall }
     }
 
     /// A copy for one child: the ruleset's descriptor, duplicated.
     pub fn for_child(&self) -> std::io::Result<ChildConfinement> {
-        Ok(ChildConfinement { ruleset: self.ruleset.as_ref().map(OwnedFd::try_clone).transpose()? })
+        let ruleset = self.ruleset.as_ref().map(OwnedFd::try_clone).transpose()?;
+        Ok(ChildConfinement { ruleset, filter: self.filter })
     }
 }
 
@@ -94,6 +93,7 @@ impl Confinement {
 #[derive(Debug)]
 pub struct ChildConfinement {
     ruleset: Option<OwnedFd>,
+    filter: &'static [libc::sock_filter],
 }
 
 impl ChildConfinement {
@@ -107,9 +107,9 @@ impl ChildConfinement {
             if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            // No typing into the user's terminal (TIOCSTI), which would run commands as devshell.
-            let filter =
-                libc::sock_fprog { len: NO_TTY_INJECTION.len() as u16, filter: NO_TTY_INJECTION.as_ptr() as *mut _ };
+            // No typing into the user's terminal (TIOCSTI), which would run commands as devshell;
+            // without network, no sockets that reach out.
+            let filter = libc::sock_fprog { len: self.filter.len() as u16, filter: self.filter.as_ptr() as *mut _ };
             if libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &filter as *const libc::sock_fprog) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
@@ -126,40 +126,54 @@ const fn bpf(code: u16, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
     libc::sock_filter { code, jt, jf, k }
 }
 
-/// The syscall ABI the filter admits (`AUDIT_ARCH_*`); any other (i386 `int 0x80`, say) is
-/// refused outright, so the ioctl cannot be reached by another number.
+/// The syscall ABI the filters admit (`AUDIT_ARCH_*`); any other (i386 `int 0x80`, say) is
+/// refused outright, and so are x32 numbers (bit 30), so nothing is reached by another number.
 #[cfg(target_arch = "x86_64")]
 const AUDIT_ARCH: u32 = 0xC000_003E;
 #[cfg(target_arch = "aarch64")]
 const AUDIT_ARCH: u32 = 0xC000_00B7;
-/// `ioctl` through the x32 ABI (same audit arch, numbers with bit 30 set).
-const X32_IOCTL: u32 = 0x4000_0000 | 514;
 
-/// A seccomp filter refusing `ioctl(fd, TIOCSTI | TIOCLINUX, …)` with EPERM, allowing all else
-/// (what bubblewrap does): Landlock cannot stop ioctls on an inherited terminal descriptor.
-static NO_TTY_INJECTION: [libc::sock_filter; 11] = {
+/// Seccomp filters, as bubblewrap uses them where Landlock has no rule: refuse (EPERM)
+/// `ioctl(fd, TIOCSTI | TIOCLINUX, …)` always, and with `block_sockets` `socket()` of the
+/// unix, IPv4, IPv6 and packet families; allow everything else.
+const fn seccomp_filter(block_sockets: bool) -> [libc::sock_filter; 19] {
     const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
     const JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+    const JGE_K: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
     const RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
-    // Offsets in struct seccomp_data: nr, arch, args[1] (its low word on little-endian).
+    // Offsets in struct seccomp_data: nr, arch, args[0], args[1] (low words, little-endian).
     const NR: u32 = 0;
     const ARCH: u32 = 4;
+    const ARG0: u32 = 16;
     const ARG1: u32 = 24;
     const DENY: u32 = libc::SECCOMP_RET_ERRNO | libc::EPERM as u32;
+    // With sockets allowed, the socket test compares against a number no syscall has.
+    let socket = if block_sockets { libc::SYS_socket as u32 } else { u32::MAX };
     [
         bpf(LD_W_ABS, ARCH, 0, 0),
         bpf(JEQ_K, AUDIT_ARCH, 1, 0),
         bpf(RET_K, DENY, 0, 0),
         bpf(LD_W_ABS, NR, 0, 0),
-        bpf(JEQ_K, libc::SYS_ioctl as u32, 1, 0),
-        bpf(JEQ_K, X32_IOCTL, 0, 3),
-        bpf(LD_W_ABS, ARG1, 0, 0),
-        bpf(JEQ_K, libc::TIOCSTI as u32, 2, 0),
-        bpf(JEQ_K, libc::TIOCLINUX as u32, 1, 0),
+        bpf(JGE_K, 0x4000_0000, 13, 0),           // -> 18 deny
+        bpf(JEQ_K, libc::SYS_ioctl as u32, 2, 0), // -> 8
+        bpf(JEQ_K, socket, 5, 0),                 // -> 12
         bpf(RET_K, libc::SECCOMP_RET_ALLOW, 0, 0),
-        bpf(RET_K, DENY, 0, 0),
+        bpf(LD_W_ABS, ARG1, 0, 0), // 8: ioctl request
+        bpf(JEQ_K, libc::TIOCSTI as u32, 8, 0),
+        bpf(JEQ_K, libc::TIOCLINUX as u32, 7, 0),
+        bpf(RET_K, libc::SECCOMP_RET_ALLOW, 0, 0),
+        bpf(LD_W_ABS, ARG0, 0, 0), // 12: socket family
+        bpf(JEQ_K, libc::AF_UNIX as u32, 4, 0),
+        bpf(JEQ_K, libc::AF_INET as u32, 3, 0),
+        bpf(JEQ_K, libc::AF_INET6 as u32, 2, 0),
+        bpf(JEQ_K, libc::AF_PACKET as u32, 1, 0),
+        bpf(RET_K, libc::SECCOMP_RET_ALLOW, 0, 0),
+        bpf(RET_K, DENY, 0, 0), // 18
     ]
-};
+}
+
+static ONLINE: [libc::sock_filter; 19] = seccomp_filter(false);
+static OFFLINE: [libc::sock_filter; 19] = seccomp_filter(true);
 
 /// The ruleset's descriptor and how much of it this kernel enforces. The descriptor is taken
 /// from a ruleset that is never applied to devshell itself.

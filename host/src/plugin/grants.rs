@@ -110,14 +110,12 @@ pub struct CapabilityGranter {
 impl CapabilityGranter {
     pub fn new(plugin: impl Into<String>, grant: Grant) -> Self {
         let plugin = plugin.into();
-        let config_hint = format!("[plugins.{plugin}] grant in the config file");
+        // Built-in backends are granted by settings of their own (host-sandbox: routed_tools).
+        let config_hint = match plugin.as_str() {
+            "host-sandbox" => "config file's routed_tools (programs) or network setting".to_string(),
+            _ => format!("grant of the plugin's [plugins.…] entry in the config file (plugin `{plugin}`)"),
+        };
         CapabilityGranter { plugin, grant, config_hint }
-    }
-
-    /// Say where the grant lives (`[plugins.NAME] grant in FILE`, or how a built-in is granted).
-    pub fn with_config_hint(mut self, hint: impl Into<String>) -> Self {
-        self.config_hint = hint.into();
-        self
     }
 
     pub fn grant(&self) -> &Grant {
