@@ -1,5 +1,6 @@
 //! The plugin runtime: loads backend components, checks their contract version, instantiates
-//! them with exactly their grant, and runs every call under a time limit and a memory cap.
+//! them with exactly their grant, and runs every call under a time limit, a memory cap and
+//! Ctrl-C; the processes they spawn run confined (`confine`).
 //!
 //! Owns wasmtime (engine, linker, stores) and the host side of the imports (`host-process`,
 //! `host-log`). Does not know about the workspace, sync or the shell: `session` builds on it.
@@ -56,8 +57,9 @@ pub const CONTRACT_VERSION: &str = "0.1.0";
 /// How often the epoch ticks; time limits are checked at this granularity.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Per-instance limits. A call may run `call_timeout` of its own (wasm) time; time spent in host
-/// calls on its behalf (a running tool) does not count, those carry their own timeouts.
+/// Per-instance limits. A call may run `call_timeout` of its own time, WASI sleeps included (they
+/// wake at the limit); time spent waiting on the tools it runs does not count (those carry their
+/// own timeouts), but Ctrl-C ends those waits and the call.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub call_timeout: Duration,
