@@ -212,8 +212,8 @@ struct Workspace {
     /// The workspace generation and current directory at the last load or save.
     generation: u64,
     cwd: String,
-    /// A fingerprint of the sync manifest at the last save; `None`: as loaded.
-    manifest: Option<blake3::Hash>,
+    /// The sync manifest's sync count at the last load or save.
+    syncs: u64,
 }
 
 impl Workspace {
@@ -221,7 +221,7 @@ impl Workspace {
     /// (an empty workspace when there is no state file yet).
     fn open(path: PathBuf, shell: &mut Shell, command: &str) -> Result<(Workspace, WorkspaceLock)> {
         let held = WorkspaceLock::acquire(&path, command)?;
-        let mut workspace = Workspace { path, stamp: None, generation: 0, cwd: String::new(), manifest: None };
+        let mut workspace = Workspace { path, stamp: None, generation: 0, cwd: String::new(), syncs: 0 };
         workspace.load(shell, false)?;
         Ok((workspace, held))
     }
@@ -250,17 +250,15 @@ impl Workspace {
         self.stamp = stamp;
         self.generation = shell.vfs.generation();
         self.cwd.clone_from(&shell.cwd);
-        self.manifest = None;
+        self.syncs = shell.backend.manifest().syncs();
         Ok(())
     }
 
     /// True when the workspace or the sync manifest differs from what was last loaded or saved.
-    /// The manifest's own flag means "changed since loaded", so after a save a fingerprint tells.
+    /// A sync that changed the manifest counts itself, so no look at its entries is needed.
     fn changed(&self, shell: &Shell) -> bool {
         let manifest = shell.backend.manifest();
-        shell.vfs.generation() != self.generation
-            || shell.cwd != self.cwd
-            || manifest.is_dirty() && self.manifest != Some(fingerprint(manifest))
+        shell.vfs.generation() != self.generation || shell.cwd != self.cwd || manifest.syncs() != self.syncs
     }
 
     /// Save the workspace if it changed; call with the workspace held.
@@ -273,7 +271,7 @@ impl Workspace {
             tracing::debug!(elapsed = ?saving.elapsed(), "state saved");
             self.generation = shell.vfs.generation();
             self.cwd.clone_from(&shell.cwd);
-            self.manifest = manifest.is_dirty().then(|| fingerprint(manifest));
+            self.syncs = manifest.syncs();
         }
         // Held, so a state file that changed since the last look was saved by `save` in this process.
         self.stamp = lock::state_stamp(&self.path);
@@ -297,12 +295,6 @@ impl Workspace {
         drop(held);
         status
     }
-}
-
-fn fingerprint(manifest: &SyncManifest) -> blake3::Hash {
-    let mut hasher = blake3::Hasher::new();
-    postcard::to_io(manifest, &mut hasher).expect("hashing does not fail");
-    hasher.finalize()
 }
 
 fn finish(status: crate::shell::Status) -> i32 {

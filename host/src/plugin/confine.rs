@@ -72,11 +72,13 @@ impl Confinement {
     pub fn new(writable: &[PathBuf], readable: &[PathBuf], network: bool) -> Confinement {
         let filter: &'static [libc::sock_filter] = if network { &ONLINE } else { &OFFLINE };
         let (ruleset, shortfall) = match build(writable, readable, network) {
-            Ok((ruleset, RulesetStatus::FullyEnforced)) => (ruleset, None),
-            Ok((ruleset, RulesetStatus::PartiallyEnforced)) => {
+            Ok((ruleset, Enforcement::Full)) => (ruleset, None),
+            Ok((ruleset, Enforcement::Partial)) => {
                 (ruleset, Some("this kernel's Landlock enforces only part of the confinement of spawned tools".into()))
             }
-            Ok((_, _)) => (None, Some("this kernel has no Landlock: spawned tools run unconfined".into())),
+            Ok((_, Enforcement::None)) => {
+                (None, Some("this kernel has no Landlock: spawned tools run unconfined".into()))
+            }
             Err(e) => (None, Some(format!("cannot set up Landlock ({e}): spawned tools run unconfined"))),
         };
         Confinement { ruleset, filter, shortfall }
@@ -181,7 +183,7 @@ fn build(
     writable: &[PathBuf],
     readable: &[PathBuf],
     network: bool,
-) -> Result<(Option<OwnedFd>, RulesetStatus), landlock::RulesetError> {
+) -> Result<(Option<OwnedFd>, Enforcement), landlock::RulesetError> {
     let mut ruleset = Ruleset::default().set_compatibility(CompatLevel::BestEffort);
     ruleset = ruleset.handle_access(AccessFs::from_all(TARGET_ABI))?;
     if !network {
@@ -202,12 +204,28 @@ fn build(
     for device in devices.iter().map(Path::new).filter(|d| d.exists()) {
         created = created.add_rules(landlock::path_beneath_rules([device], AccessFs::from_file(TARGET_ABI)))?;
     }
-    // Learn the enforcement level without restricting ourselves: a clone answers for the ruleset.
-    let status = probe_status();
-    Ok((created.into(), status))
+    Ok((created.into(), enforcement()))
 }
 
-/// How fully this kernel would enforce the policy, asked of a throwaway thread.
+/// How fully this kernel enforces the policy's kind of ruleset.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Enforcement {
+    Full,
+    Partial,
+    None,
+}
+
+/// Asked once per process, of a throwaway thread that restricts only itself: the kernel does
+/// not change while devshell runs, and every plugin instance would otherwise ask again.
+fn enforcement() -> Enforcement {
+    static PROBED: std::sync::OnceLock<Enforcement> = std::sync::OnceLock::new();
+    *PROBED.get_or_init(|| match probe_status() {
+        RulesetStatus::FullyEnforced => Enforcement::Full,
+        RulesetStatus::PartiallyEnforced => Enforcement::Partial,
+        _ => Enforcement::None,
+    })
+}
+
 fn probe_status() -> RulesetStatus {
     std::thread::spawn(|| -> RulesetStatus {
         let probe = Ruleset::default()

@@ -81,6 +81,12 @@ impl SyncManifest {
         self.dirty
     }
 
+    /// How many syncs have changed this record (it grows with each): comparing two readings
+    /// tells whether a sync happened in between, without looking at the entries.
+    pub fn syncs(&self) -> u64 {
+        self.identity.as_ref().map_or(0, |identity| identity.serial)
+    }
+
     /// Accept a manifest read from an untrusted file only when every path is a normalized
     /// relative path and the identity token is one this code could have made.
     pub fn check(&self, workspace_generation: u64) -> Result<(), String> {
