@@ -118,6 +118,7 @@ impl Sessions {
         }
         grant.network = network;
         grant.env = env;
+        grant.entry = self.settings.plugins.contains_key(&self.settings.backend).then(|| self.settings.backend.clone());
         Ok(grant)
     }
 

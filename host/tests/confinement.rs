@@ -1,7 +1,8 @@
 //! Tools run confined (Landlock), derived from the grant: a crate's build script run by the
 //! built-in host-sandbox cannot read a planted credentials file, write outside the project and
 //! the caches, or reach out with `network = false` (TCP, UDP, a host daemon's unix socket),
-//! while an ordinary build, run and test of the same crate still work.
+//! while an ordinary build, run and test of the same crate, with a registry dependency taken
+//! offline from the local cache, still work.
 
 mod common;
 
@@ -39,10 +40,18 @@ fn a_build_script_cannot_read_secrets_write_outside_or_connect_out() {
     // The crate, as a user (or a dependency) would bring it in.
     let project = sandbox.path().join("evil");
     std::fs::create_dir_all(project.join("src")).unwrap();
-    std::fs::write(project.join("Cargo.toml"), "[package]\nname = \"evil\"\nversion = \"0.1.0\"\nedition = \"2021\"\n")
-        .unwrap();
-    std::fs::write(project.join("src/main.rs"), "fn main() { println!(\"built fine\"); }\n#[test]\nfn t() {}\n")
-        .unwrap();
+    // A registry dependency, built offline from the local cache (this workspace depends on it,
+    // so building devshell put it there).
+    std::fs::write(
+        project.join("Cargo.toml"),
+        "[package]\nname = \"evil\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[dependencies]\nanyhow = \"1\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("src/main.rs"),
+        "fn main() -> anyhow::Result<()> { println!(\"built fine\"); Ok(()) }\n#[test]\nfn t() {}\n",
+    )
+    .unwrap();
     let build_script = format!(
         r#"fn main() {{
     let read = std::fs::read_to_string({secret:?}).map(|s| format!("READ {{s}}")).unwrap_or_else(|e| format!("no read: {{e}}"));
@@ -65,6 +74,7 @@ fn a_build_script_cannot_read_secrets_write_outside_or_connect_out() {
     let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
     assert_eq!(output.status.code(), Some(0), "an ordinary build, run and test must still work\n{stdout}\n{stderr}");
     assert!(stdout.contains("built fine"), "{stdout}\n{stderr}");
+    assert!(stderr.contains("Compiling anyhow"), "the registry dependency was built\n{stderr}");
     let probe =
         stderr.lines().find(|l| l.contains("probe:")).unwrap_or_else(|| panic!("the build script ran\n{stderr}"));
     assert!(!probe.contains("READ") && !probe.contains("TOKEN"), "the credentials were readable: {probe}");

@@ -41,6 +41,9 @@ pub struct Grant {
     pub network: bool,
     /// Environment variables it may set for a child beyond [`DEFAULT_ENV`].
     pub env: Vec<String>,
+    /// The config file's `[plugins.KEY]` entry this grant comes from (`None` for the built-ins):
+    /// where a denial tells the user to add what is missing.
+    pub entry: Option<String>,
 }
 
 /// Variables any plugin may set for a child: presentation only, none of them chooses a program,
@@ -111,9 +114,10 @@ impl CapabilityGranter {
     pub fn new(plugin: impl Into<String>, grant: Grant) -> Self {
         let plugin = plugin.into();
         // Built-in backends are granted by settings of their own (host-sandbox: routed_tools).
-        let config_hint = match plugin.as_str() {
-            "host-sandbox" => "config file's routed_tools (programs) or network setting".to_string(),
-            _ => format!("grant of the plugin's [plugins.…] entry in the config file (plugin `{plugin}`)"),
+        let config_hint = match (&grant.entry, plugin.as_str()) {
+            (Some(key), _) => format!("grant of [plugins.{key}] in the config file"),
+            (None, "host-sandbox") => "config file's routed_tools (programs) or network setting".to_string(),
+            (None, _) => format!("grant of [plugins.{plugin}] in the config file"),
         };
         CapabilityGranter { plugin, grant, config_hint }
     }

@@ -70,14 +70,14 @@ impl Sandbox {
     /// `run`, under a watchdog: a devshell still running after `limit` is killed (SIGKILL) and
     /// the test fails, naming the command and showing what it printed so far.
     pub fn run_watched(&self, args: &[&str], limit: Duration) -> Watched {
-        let mut child = self
-            .command(self.path())
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn devshell");
+        self.watch(self.command(self.path()).args(args), limit)
+    }
+
+    /// `command` (one of [`Sandbox::command`]'s), under the watchdog of [`Sandbox::run_watched`].
+    pub fn watch(&self, command: &mut Command, limit: Duration) -> Watched {
+        let args: Vec<_> = command.get_args().map(|a| a.to_os_string()).collect();
+        let mut child =
+            command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn devshell");
         let stdout = collect(child.stdout.take().expect("piped"));
         let stderr = collect(child.stderr.take().expect("piped"));
         let pid = child.id() as libc::pid_t;

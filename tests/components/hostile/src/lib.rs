@@ -18,6 +18,10 @@
 //! * `sh:SCRIPT`: `sh -c SCRIPT` in the staging root, through `host-process`; a non-zero exit
 //!   ends the run with that status. For what WASI cannot make: FIFOs, sockets, devices,
 //!   non-UTF-8 names.
+//! * `spawn:PROGRAM ARG…`: PROGRAM with the space-separated ARGs, the same way (for the grant
+//!   tests: aliases, argv patterns, environment routes; `./NAME` is NAME in the staging root);
+//!   a refused spawn ends the run with status 1 and the host's message.
+//! * `setenv:NAME=VALUE`: ask for NAME=VALUE in the environment of every later spawn of this run.
 //! * `write:PATH=TEXT`: create or replace a file (parents created).
 //! * `rm:PATH`: remove a file, a symlink or a directory tree (never following a symlink).
 //! * `print:TEXT`: TEXT and a newline on stdout.
@@ -58,6 +62,8 @@ struct Hostile;
 
 struct Session {
     config: SessionConfig,
+    /// What `setenv` asked for, passed to every later spawn of the run.
+    env: std::cell::RefCell<Vec<(String, String)>>,
 }
 
 impl exports::devshell::backend::session::Guest for Hostile {
@@ -66,7 +72,7 @@ impl exports::devshell::backend::session::Guest for Hostile {
 
 impl exports::devshell::backend::session::GuestSession for Session {
     fn new(config: SessionConfig) -> Self {
-        Session { config }
+        Session { config, env: Default::default() }
     }
 
     fn ensure_ready(&self) -> Result<(), SessionError> {
@@ -79,6 +85,7 @@ impl exports::devshell::backend::session::GuestSession for Session {
 
     fn run_tool(&self, request: ToolRequest) -> Result<ToolOutput, SessionError> {
         let mut output = Output::new(request.capture);
+        self.env.borrow_mut().clear();
         let mut code = 0;
         for op in &request.args {
             match self.run_op(op, &mut output, request.timeout_ms) {
@@ -203,15 +210,27 @@ impl Session {
                 let (depth, name_len) = numbers.ok_or_else(|| format!("{spec:?}: expected DEPTH,NAMELEN"))?;
                 deep(&self.resolve(path), depth, name_len)?;
             }
-            "sh" => {
-                let code = self.sh(rest, output, timeout_ms)?;
+            "sh" | "spawn" => {
+                let mut argv: Vec<String> = match verb {
+                    "sh" => vec!["sh".into(), "-c".into(), rest.into()],
+                    _ => rest.split(' ').map(String::from).collect(),
+                };
+                // `./NAME`: a program the plugin put in its staging dir, by absolute path.
+                if let Some(name) = argv[0].strip_prefix("./") {
+                    argv[0] = self.resolve(name).display().to_string();
+                }
+                let code = self.spawn(&argv, output, timeout_ms)?;
                 if code != 0 {
                     return Ok(Some(code));
                 }
             }
+            "setenv" => {
+                let (name, value) = rest.split_once('=').ok_or("expected setenv:NAME=VALUE")?;
+                self.env.borrow_mut().push((name.into(), value.into()));
+            }
             _ => {
                 return Err("unknown op (ops: symlink:LINK=TARGET sparse:PATH=BYTES deep:PATH=DEPTH,NAMELEN sh:SCRIPT \
-                     write:PATH=TEXT rm:PATH print:TEXT exit:N)"
+                     spawn:PROGRAM ARG… setenv:NAME=VALUE write:PATH=TEXT rm:PATH print:TEXT exit:N)"
                     .into())
             }
         }
@@ -223,14 +242,14 @@ impl Session {
         Path::new(&self.config.staging_dir).join(path)
     }
 
-    /// `sh -c SCRIPT` in the staging root; returns its exit status (128 + signal when killed).
-    fn sh(&self, script: &str, output: &mut Output, timeout_ms: Option<u64>) -> Result<i32, String> {
+    /// `argv` in the staging root; returns its exit status (128 + signal when killed).
+    fn spawn(&self, argv: &[String], output: &mut Output, timeout_ms: Option<u64>) -> Result<i32, String> {
         let stdio = if output.capture { Stdio::Pipe } else { Stdio::Inherit };
         let command = Command {
-            program: "sh".into(),
-            args: vec!["-c".into(), script.into()],
+            program: argv[0].clone(),
+            args: argv[1..].to_vec(),
             cwd: Some(self.config.staging_dir.clone()),
-            env: vec![],
+            env: self.env.borrow().clone(),
             stdin: Stdio::Null,
             stdout: stdio,
             stderr: stdio,
@@ -248,7 +267,7 @@ impl Session {
                 }
             }
         }
-        let status = child.wait(None).map_err(process_message)?.ok_or("sh is still running")?;
+        let status = child.wait(None).map_err(process_message)?.ok_or("the program is still running")?;
         Ok(status.code.unwrap_or(128 + status.signal.unwrap_or(0)))
     }
 }

@@ -1,0 +1,234 @@
+//! A grant bounds everything a plugin causes (issue 11, "Proof"), through the real binary.
+//!
+//! The `hostile` test component asks the host to spawn what its test tells it to (`spawn:`,
+//! `setenv:`, `write:`, `sh:` ops, see `tests/components/hostile`). Its grant here is `sh`,
+//! `cargo **`, two argv patterns of a multi-call test program, the staging dir, no network and
+//! the variable `RUSTFLAGS`. Each test mounts one attack class: an alias of a granted program
+//! (a hard link beside it, as rustup's proxies are; a symlink in the staging dir), each
+//! environment route to a program of the plugin's choosing, and code the plugin wrote (a
+//! toolchain file naming its own `cargo`, a crate's build script) run by a granted tool. Every
+//! test plants a canary tree and a credentials file outside the allowed area and proves at the
+//! end that the canary is byte-identical and the credentials never came back.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use common::{text, Sandbox};
+
+const WATCHDOG: Duration = Duration::from_secs(120);
+const SECRET: &str = "https://user:TOKEN-5678@example.invalid";
+
+/// A multi-call program, like rustup's proxies: it says which name it ran as, its arguments
+/// and the `RUSTFLAGS` it got.
+const MULTI_CALL: &str = r#"#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+int main(int argc, char **argv) {
+    const char *name = strrchr(argv[0], '/');
+    printf("ran-as=%s", name ? name + 1 : argv[0]);
+    for (int i = 1; i < argc; i++) printf(" %s", argv[i]);
+    const char *flags = getenv("RUSTFLAGS");
+    printf(" RUSTFLAGS=%s\n", flags ? flags : "");
+    return 0;
+}
+"#;
+
+struct Lab {
+    sandbox: Sandbox,
+    /// The granted multi-call program, and `bin/other`, a hard link to it that is not granted.
+    granted: PathBuf,
+    canary: PathBuf,
+    secret: PathBuf,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        let sandbox = Sandbox::new();
+        let bin = sandbox.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let source = sandbox.path().join("multi.c");
+        std::fs::write(&source, MULTI_CALL).unwrap();
+        let granted = bin.join("granted");
+        let cc =
+            Command::new("cc").arg("-o").arg(&granted).arg(&source).output().expect("run cc (needed to link Rust)");
+        assert!(cc.status.success(), "cc failed: {}", text(&cc.stderr));
+        std::fs::hard_link(&granted, bin.join("other")).unwrap();
+
+        let canary = sandbox.path().join("canary");
+        std::fs::create_dir(&canary).unwrap();
+        std::fs::write(canary.join("kept"), "canary bytes").unwrap();
+        let secret = sandbox.home().join(".git-credentials");
+        std::fs::write(&secret, format!("{SECRET}\n")).unwrap();
+
+        let g = granted.display();
+        let config = format!(
+            "[plugins.evil]\npath = {:?}\ngrant = {{ programs = [\"sh\", \"cargo **\", \"{g} one **\", \"{g} two **\"], \
+             dirs = [\"staging\"], network = false, env = [\"RUSTFLAGS\"] }}\n",
+            devshell::plugin::builtin::HOSTILE_PATH
+        );
+        std::fs::write(sandbox.path().join("config.toml"), config).unwrap();
+        Lab { sandbox, granted, canary, secret }
+    }
+
+    /// One tool run of the hostile backend doing `ops`, in order.
+    fn run(&self, ops: &[&str]) -> Output {
+        let quoted: Vec<String> = ops.iter().map(|op| format!("'{op}'")).collect();
+        let script = format!("cargo {}", quoted.join(" "));
+        // As in a user's shell: no `RUSTUP_TOOLCHAIN` (cargo test sets one), so rustup reads
+        // toolchain files.
+        let mut command = self.sandbox.command(self.sandbox.path());
+        command.args(["--backend", "evil", "-c", &script]).env_remove("RUSTUP_TOOLCHAIN");
+        let output = self.sandbox.watch(&mut command, WATCHDOG).output;
+        self.assert_nothing_leaked(&output);
+        output
+    }
+
+    fn assert_nothing_leaked(&self, output: &Output) {
+        let shown = show(output);
+        assert!(!shown.contains("TOKEN-5678"), "the credentials file was read:\n{shown}");
+        assert!(!self.canary.join("planted").exists(), "a file was planted outside:\n{shown}");
+        assert_eq!(std::fs::read(self.canary.join("kept")).unwrap(), b"canary bytes", "{shown}");
+        assert_eq!(std::fs::read_dir(&self.canary).unwrap().count(), 1, "{shown}");
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.sandbox.path().join(name).display().to_string()
+    }
+}
+
+fn show(output: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status.code(),
+        text(&output.stdout),
+        text(&output.stderr)
+    )
+}
+
+fn ran_lines(output: &Output) -> Vec<String> {
+    text(&output.stdout).lines().filter(|l| l.starts_with("ran-as=")).map(String::from).collect()
+}
+
+#[test]
+fn an_alias_by_hard_link_is_refused() {
+    let lab = Lab::new();
+    // `bin/other` is the granted file under another name, as `rust-gdb` is to rustup's `cargo`.
+    let output = lab.run(&[&format!("spawn:{} one x", lab.path("bin/other"))]);
+    assert_eq!(output.status.code(), Some(1), "{}", show(&output));
+    assert!(ran_lines(&output).is_empty(), "the alias ran: {}", show(&output));
+    let expected = format!("add \"{}\" to programs in the grant of [plugins.evil]", lab.path("bin/other"));
+    assert!(text(&output.stderr).contains(&expected), "{}", show(&output));
+}
+
+#[test]
+fn an_alias_by_symlink_runs_only_the_granted_file_under_its_granted_name() {
+    let lab = Lab::new();
+    std::os::unix::fs::symlink(&lab.granted, lab.sandbox.path().join("bin/link")).unwrap();
+    let output = lab.run(&[&format!("spawn:{} one x", lab.path("bin/link"))]);
+    assert!(output.status.success(), "{}", show(&output));
+    assert_eq!(ran_lines(&output), ["ran-as=granted one x RUSTFLAGS="], "{}", show(&output));
+}
+
+#[test]
+fn an_alias_by_symlink_in_the_staging_dir_is_refused() {
+    let lab = Lab::new();
+    let granted = lab.granted.display().to_string();
+    let output = lab.run(&[&format!("sh:ln -s {granted} alias"), "spawn:./alias one x"]);
+    assert_eq!(output.status.code(), Some(1), "{}", show(&output));
+    assert!(ran_lines(&output).is_empty(), "the alias ran: {}", show(&output));
+    assert!(text(&output.stderr).contains("a directory the plugin can write"), "{}", show(&output));
+}
+
+#[test]
+fn every_argv_pattern_granted_for_a_program_is_honoured() {
+    let lab = Lab::new();
+    let g = lab.granted.display().to_string();
+    let output = lab.run(&[&format!("spawn:{g} one a"), &format!("spawn:{g} two b")]);
+    assert!(output.status.success(), "{}", show(&output));
+    assert_eq!(ran_lines(&output), ["ran-as=granted one a RUSTFLAGS=", "ran-as=granted two b RUSTFLAGS="]);
+
+    let output = lab.run(&[&format!("spawn:{g} three c")]);
+    assert_eq!(output.status.code(), Some(1), "{}", show(&output));
+    assert!(ran_lines(&output).is_empty(), "{}", show(&output));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("[one **] or [two **]") && stderr.contains("[plugins.evil]"), "{}", show(&output));
+}
+
+#[test]
+fn every_environment_route_to_a_program_is_refused_and_granted_names_pass() {
+    let lab = Lab::new();
+    let g = lab.granted.display().to_string();
+    let planted = lab.path("canary/planted");
+    let routes = [
+        ("RUSTC_WRAPPER", planted.as_str()),
+        ("RUSTC", planted.as_str()),
+        ("RUSTDOC", planted.as_str()),
+        ("CARGO_HOME", planted.as_str()),
+        ("CARGO_BUILD_RUSTC_WRAPPER", planted.as_str()),
+        ("CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER", planted.as_str()),
+        ("CARGO_NET_GIT_FETCH_WITH_CLI", "true"),
+        ("RUSTUP_TOOLCHAIN", planted.as_str()),
+        ("GIT_SSH_COMMAND", "touch canary/planted"),
+        ("GIT_CONFIG_GLOBAL", planted.as_str()),
+        ("PATH", planted.as_str()),
+        ("BASH_ENV", planted.as_str()),
+        ("LD_PRELOAD", planted.as_str()),
+        ("LD_LIBRARY_PATH", planted.as_str()),
+    ];
+    for (name, value) in routes {
+        let output = lab.run(&[&format!("setenv:{name}={value}"), &format!("spawn:{g} one")]);
+        assert_eq!(output.status.code(), Some(1), "{name}: {}", show(&output));
+        assert!(ran_lines(&output).is_empty(), "{name} did not stop the spawn: {}", show(&output));
+        let expected = format!("may not set the environment variable `{name}`");
+        assert!(text(&output.stderr).contains(&expected), "{name}: {}", show(&output));
+        assert!(text(&output.stderr).contains(&format!("add \"{name}\" to env in the grant of [plugins.evil]")));
+    }
+    let output = lab.run(&["setenv:RUSTFLAGS=-Copt-level=1", &format!("spawn:{g} one")]);
+    assert_eq!(ran_lines(&output), ["ran-as=granted one RUSTFLAGS=-Copt-level=1"], "{}", show(&output));
+}
+
+#[test]
+fn a_toolchain_file_the_plugin_wrote_runs_its_cargo_confined() {
+    let lab = Lab::new();
+    // The plugin's own `cargo`, chosen through a path toolchain: it tries to read the
+    // credentials and to plant a file outside, then says it ran.
+    let script = format!(
+        "#!/bin/sh\ncat {secret} 2>&1 | head -c 200\necho pwned > {planted} 2>&1 || echo no-write\necho PLUGIN-CARGO-RAN\n",
+        secret = lab.secret.display(),
+        planted = lab.path("canary/planted"),
+    );
+    let output = lab.run(&[
+        &format!("write:tc/bin/cargo={script}"),
+        &format!("write:tc/bin/rustc={script}"),
+        "sh:chmod +x tc/bin/cargo tc/bin/rustc && echo [toolchain] > rust-toolchain.toml && echo \"path = \\\"$PWD/tc\\\"\" >> rust-toolchain.toml",
+        "spawn:cargo build",
+    ]);
+    assert!(text(&output.stdout).contains("PLUGIN-CARGO-RAN"), "rustup ran the plugin's cargo: {}", show(&output));
+    assert!(text(&output.stdout).contains("no-write"), "{}", show(&output));
+}
+
+#[test]
+fn a_build_script_the_plugin_wrote_runs_confined() {
+    let lab = Lab::new();
+    let build_rs = format!(
+        "fn main() {{ let r = std::fs::read_to_string({secret:?}).unwrap_or_else(|e| format!(\"no read: {{e}}\")); \
+         let w = std::fs::write({planted:?}, \"pwned\").map(|_| \"WROTE\".to_string()).unwrap_or_else(|e| format!(\"no write: {{e}}\")); \
+         println!(\"cargo:warning=probe: {{r}} | {{w}}\"); }}",
+        secret = lab.secret.display().to_string(),
+        planted = lab.path("canary/planted"),
+    );
+    let output = lab.run(&[
+        "write:crate/Cargo.toml=[package]\nname = \"planted\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+        "write:crate/src/main.rs=fn main() {}\n",
+        &format!("write:crate/build.rs={build_rs}"),
+        "spawn:cargo build --offline --manifest-path crate/Cargo.toml",
+    ]);
+    let shown = show(&output);
+    assert!(output.status.success(), "the crate still builds: {shown}");
+    let probe = text(&output.stderr).lines().find(|l| l.contains("probe:")).map(String::from);
+    let probe = probe.unwrap_or_else(|| panic!("the build script ran: {shown}"));
+    assert!(probe.contains("no read") && probe.contains("no write"), "{probe}");
+}
