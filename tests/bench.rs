@@ -214,6 +214,41 @@ fn cargo_through_devshell(binary: &Path) {
     );
 }
 
+/// The cost of confining a tool (Landlock ruleset, seccomp filter, applied between fork and
+/// exec): the same program run confined, as every tool a plugin spawns is, and unconfined.
+fn confinement_cost() {
+    use std::os::unix::process::CommandExt;
+    println!("confinement of spawned tools (Landlock + seccomp; baseline: the same program unconfined)");
+    let project = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    run_quiet(Command::new("cargo").args(["new", "-q", "--vcs", "none", "confined"]).current_dir(project.path()));
+    let dir = project.path().join("confined");
+    let confinement = devshell::plugin::confine::Confinement::new(&[dir.clone(), tmp.path().to_path_buf()], &[], true);
+    if let Some(shortfall) = &confinement.shortfall {
+        println!("  note: {shortfall}");
+    }
+    let confined = |program: &str, args: &[&str]| {
+        let mut command = Command::new(program);
+        command.args(args).current_dir(&dir);
+        let child = confinement.for_child().expect("duplicate the ruleset");
+        // SAFETY: `apply` makes only async-signal-safe syscalls and does not allocate.
+        unsafe { command.pre_exec(move || child.apply()) };
+        command
+    };
+    let plain = |program: &str, args: &[&str]| {
+        let mut command = Command::new(program);
+        command.args(args).current_dir(&dir);
+        command
+    };
+    let ours = time(201, || run_quiet(&mut confined("true", &[])));
+    let baseline = time(201, || run_quiet(&mut plain("true", &[])));
+    row("spawn and wait for `true`, confined", ours, "`true` unconfined", baseline);
+    run_quiet(&mut plain("cargo", &["build", "-q"]));
+    let ours = time(21, || run_quiet(&mut confined("cargo", &["build", "-q"])));
+    let baseline = time(21, || run_quiet(&mut plain("cargo", &["build", "-q"])));
+    row("no-op `cargo build`, confined", ours, "no-op `cargo build` unconfined", baseline);
+}
+
 /// Run `command` to completion and return its peak resident set size in KiB (from `wait4`, which
 /// reports this child alone when it has no children of its own).
 #[allow(clippy::zombie_processes)] // reaped by wait4, which std's Child does not know about
@@ -314,6 +349,9 @@ fn main() {
     }
     if wanted("cargo") {
         cargo_through_devshell(&binary);
+    }
+    if wanted("confinement") {
+        confinement_cost();
     }
     if wanted("sync") {
         if Command::new("rsync").arg("--version").stdout(Stdio::null()).status().is_ok() {

@@ -23,7 +23,7 @@ pub fn faulty_source() -> PluginSource {
 pub fn staging_grant(staging: &Path) -> Grant {
     let mut grant = Grant::default();
     let real = staging.canonicalize().unwrap();
-    grant.allow_dir(&real, real.to_str().unwrap()).unwrap();
+    grant.allow_dir(&real, real.to_str().unwrap(), true).unwrap();
     grant
 }
 

@@ -336,12 +336,14 @@ fn plugin_list() -> Result<i32> {
                 "no: nothing granted; add [plugins.{name}.grant] to {}",
                 config::config_path().map(|p| p.display().to_string()).unwrap_or_default()
             ),
-            Some(g) => {
-                format!("programs [{}], dirs [{}], network {}", g.programs.join(", "), g.dirs.join(", "), g.network)
-            }
+            Some(granted) => granted.to_string(),
         };
         rows.push((PluginSource::File(plugin.path.clone()), granted));
     }
+    println!(
+        "Tools a backend spawns run confined to its grant (dirs, network); here that is {}.\n",
+        plugin::confine::kernel_support()
+    );
     for (source, granted) in rows {
         let described = source.read().and_then(|bytes| plugin::describe(&bytes));
         match described {
@@ -355,12 +357,7 @@ fn plugin_list() -> Result<i32> {
                     source.describe()
                 );
                 println!("    {}", d.manifest.description);
-                println!(
-                    "    requests: programs [{}], dirs [{}], network {}",
-                    caps.programs.join(", "),
-                    caps.dirs.join(", "),
-                    caps.network
-                );
+                println!("    requests: {caps}");
                 println!("    granted:  {granted}");
             }
             Err(e) => println!("{}: unusable: {e:#}", source.describe()),
@@ -382,8 +379,6 @@ fn plugin_inspect(file: &Path) -> Result<i32> {
         d.contract_version,
         plugin::CONTRACT_VERSION
     );
-    println!("requests:     programs [{}]", d.manifest.capabilities.programs.join(", "));
-    println!("              dirs [{}]", d.manifest.capabilities.dirs.join(", "));
-    println!("              network {}", d.manifest.capabilities.network);
+    println!("requests:     {}", d.manifest.capabilities);
     Ok(if compatible == "compatible" { 0 } else { 1 })
 }

@@ -13,7 +13,7 @@ use anyhow::{anyhow, Context, Result};
 use crate::config::Settings;
 use crate::plugin::cache::CompileCache;
 use crate::plugin::grants::Grant;
-use crate::plugin::manifest::Manifest;
+use crate::plugin::manifest::{Capabilities, Manifest};
 use crate::plugin::{
     builtin, BackendInfo, Limits, PluginInstance, PluginSource, Runtime, SessionConfig, SessionHandle, ToolRequest,
     WorkspaceMode,
@@ -74,31 +74,25 @@ impl Sessions {
         let mut grant = Grant::default();
         let staging = self.staging_dir();
         let staging = staging.canonicalize().with_context(|| format!("staging dir {}", staging.display()))?;
-        let (programs, dirs, network, env): (Vec<String>, Vec<String>, bool, Vec<String>) = match self
-            .settings
-            .backend
-            .as_str()
-        {
-            "host-sandbox" => {
-                (self.settings.routed.clone(), vec!["staging".into()], self.settings.sandbox_network, vec![])
-            }
-            "mock" => (vec![], vec!["staging".into()], false, vec![]),
+        let staging_only = || vec!["staging".to_string()];
+        let granted = match self.settings.backend.as_str() {
+            "host-sandbox" => Capabilities {
+                programs: self.settings.routed.clone(),
+                dirs: staging_only(),
+                network: self.settings.sandbox_network,
+                ..Capabilities::default()
+            },
+            "mock" => Capabilities { dirs: staging_only(), ..Capabilities::default() },
             name => {
                 let granted = self.settings.plugins.get(name).and_then(|p| p.grant.clone()).unwrap_or_default();
                 eprintln!(
-                    "devshell: plugin `{name}` ({} {}) asks for programs [{}], dirs [{}], network {}; granted programs [{}], dirs [{}], network {}",
-                    manifest.name,
-                    manifest.version,
-                    asked.programs.join(", "),
-                    asked.dirs.join(", "),
-                    asked.network,
-                    granted.programs.join(", "),
-                    granted.dirs.join(", "),
-                    granted.network
+                    "devshell: plugin `{name}` ({} {}) asks for {asked}; granted {granted}",
+                    manifest.name, manifest.version
                 );
-                (granted.programs, granted.dirs, granted.network, granted.env)
+                granted
             }
         };
+        let Capabilities { programs, dirs, read_dirs, network, env } = granted;
         for entry in programs {
             // `"podman"` grants any arguments; `"podman run **"` only those matching the patterns.
             let mut words = entry.split_whitespace();
@@ -110,10 +104,11 @@ impl Sessions {
                 tracing::debug!("not granting {program}: {e}");
             }
         }
-        for dir in dirs {
+        let dirs = dirs.into_iter().map(|d| (d, true)).chain(read_dirs.into_iter().map(|d| (d, false)));
+        for (dir, writable) in dirs {
             let host = if dir == "staging" { staging.clone() } else { PathBuf::from(&dir) };
             grant
-                .allow_dir(&host, host.to_str().unwrap_or_default())
+                .allow_dir(&host, host.to_str().unwrap_or_default(), writable)
                 .map_err(|e| anyhow!("granted directory {dir}: {e}"))?;
         }
         grant.network = network;

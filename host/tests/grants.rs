@@ -2,8 +2,8 @@
 //!
 //! The `hostile` test component asks the host to spawn what its test tells it to (`spawn:`,
 //! `setenv:`, `write:`, `sh:` ops, see `tests/components/hostile`). Its grant here is `sh`,
-//! `cargo **`, two argv patterns of a multi-call test program, the staging dir, no network and
-//! the variable `RUSTFLAGS`. Each test mounts one attack class: an alias of a granted program
+//! `cargo **`, two argv patterns of a multi-call test program, the staging dir, a read-only
+//! dir, no network and the variable `RUSTFLAGS`. Each test mounts one attack class: an alias of a granted program
 //! (a hard link beside it, as rustup's proxies are; a symlink in the staging dir), each
 //! environment route to a program of the plugin's choosing, and code the plugin wrote (a
 //! toolchain file naming its own `cargo`, a crate's build script) run by a granted tool. Every
@@ -63,11 +63,15 @@ impl Lab {
         let secret = sandbox.home().join(".git-credentials");
         std::fs::write(&secret, format!("{SECRET}\n")).unwrap();
 
+        let shelf = sandbox.path().join("shelf");
+        std::fs::create_dir(&shelf).unwrap();
+        std::fs::write(shelf.join("book"), "read me").unwrap();
         let g = granted.display();
         let config = format!(
             "[plugins.evil]\npath = {:?}\ngrant = {{ programs = [\"sh\", \"cargo **\", \"{g} one **\", \"{g} two **\"], \
-             dirs = [\"staging\"], network = false, env = [\"RUSTFLAGS\"] }}\n",
-            devshell::plugin::builtin::HOSTILE_PATH
+             dirs = [\"staging\"], read_dirs = [{:?}], network = false, env = [\"RUSTFLAGS\"] }}\n",
+            devshell::plugin::builtin::HOSTILE_PATH,
+            shelf.canonicalize().unwrap(),
         );
         std::fs::write(sandbox.path().join("config.toml"), config).unwrap();
         Lab { sandbox, granted, canary, secret }
@@ -188,6 +192,21 @@ fn every_environment_route_to_a_program_is_refused_and_granted_names_pass() {
     }
     let output = lab.run(&["setenv:RUSTFLAGS=-Copt-level=1", &format!("spawn:{g} one")]);
     assert_eq!(ran_lines(&output), ["ran-as=granted one RUSTFLAGS=-Copt-level=1"], "{}", show(&output));
+}
+
+#[test]
+fn a_read_only_dir_can_be_read_but_not_changed_by_the_plugin_or_its_tools() {
+    let lab = Lab::new();
+    let shelf = lab.sandbox.path().join("shelf").canonicalize().unwrap();
+    let book = shelf.join("book").display().to_string();
+    let output = lab.run(&[&format!("sh:cat {book}")]);
+    assert!(output.status.success() && text(&output.stdout).contains("read me"), "{}", show(&output));
+    for op in [format!("write:{book}=changed"), format!("sh:echo changed > {book}"), format!("rm:{book}")] {
+        let output = lab.run(&[&op]);
+        assert_ne!(output.status.code(), Some(0), "{op}: {}", show(&output));
+    }
+    assert_eq!(std::fs::read(shelf.join("book")).unwrap(), b"read me");
+    assert_eq!(std::fs::read_dir(&shelf).unwrap().count(), 1);
 }
 
 #[test]

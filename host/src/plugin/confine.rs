@@ -207,6 +207,15 @@ fn build(
     Ok((created.into(), enforcement()))
 }
 
+/// How fully this kernel confines spawned tools, in a phrase for `plugin list`.
+pub fn kernel_support() -> &'static str {
+    match enforcement() {
+        Enforcement::Full => "fully enforced by this kernel's Landlock",
+        Enforcement::Partial => "only partly enforced: this kernel's Landlock is older than the policy",
+        Enforcement::None => "NOT enforced: this kernel has no Landlock",
+    }
+}
+
 /// How fully this kernel enforces the policy's kind of ruleset.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Enforcement {

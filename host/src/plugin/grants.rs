@@ -31,6 +31,8 @@ pub struct DirGrant {
     pub host: PathBuf,
     /// Where the plugin sees it (an absolute path in its WASI view).
     pub guest: String,
+    /// Whether the plugin and its tools may change it (else they may only read it).
+    pub writable: bool,
 }
 
 /// Everything one plugin instance is allowed.
@@ -94,11 +96,17 @@ impl Grant {
         Ok(())
     }
 
-    /// Grant a host directory, seen by the plugin at `guest`.
-    pub fn allow_dir(&mut self, host: &Path, guest: &str) -> Result<(), GrantError> {
+    /// Grant a host directory, seen by the plugin at `guest`, to read (and to write if
+    /// `writable`).
+    pub fn allow_dir(&mut self, host: &Path, guest: &str, writable: bool) -> Result<(), GrantError> {
         let host = canonical(host)?;
-        self.dirs.push(DirGrant { host, guest: guest.to_string() });
+        self.dirs.push(DirGrant { host, guest: guest.to_string(), writable });
         Ok(())
+    }
+
+    /// The directories the plugin may write, or only read.
+    pub fn dirs_where(&self, writable: bool) -> impl Iterator<Item = &Path> {
+        self.dirs.iter().filter(move |d| d.writable == writable).map(|d| d.host.as_path())
     }
 }
 
@@ -143,13 +151,13 @@ impl CapabilityGranter {
         let resolved = resolve_program(program)?;
         let canonical = canonical(&resolved)?;
         if let Some(dir) =
-            self.grant.dirs.iter().find(|d| resolved.starts_with(&d.host) || canonical.starts_with(&d.host))
+            self.grant.dirs_where(true).find(|dir| resolved.starts_with(dir) || canonical.starts_with(dir))
         {
             return Err(GrantError::Denied(format!(
                 "plugin `{}` may not spawn `{program}`: it lies in {}, a directory the plugin can write, so it \
                  could be anything; only programs outside its directories can be granted",
                 self.plugin,
-                dir.host.display()
+                dir.display()
             )));
         }
         let same_file: Vec<&ProgramGrant> = self.grant.programs.iter().filter(|g| g.path == canonical).collect();
@@ -225,9 +233,9 @@ impl CapabilityGranter {
         Err(denied())
     }
 
-    /// The first granted directory: where a child runs when the plugin names no cwd.
+    /// The first writable granted directory: where a child runs when the plugin names no cwd.
     pub fn default_dir(&self) -> Result<PathBuf, GrantError> {
-        self.grant.dirs.first().map(|d| d.host.clone()).ok_or_else(|| {
+        self.grant.dirs_where(true).next().map(Path::to_path_buf).ok_or_else(|| {
             GrantError::Denied(format!("plugin `{}` has no granted directory to run a program in", self.plugin))
         })
     }
@@ -365,7 +373,7 @@ mod tests {
         std::fs::copy(resolve_program("true").unwrap(), &inside).unwrap();
         let mut grant = Grant::default();
         grant.allow_program(inside.to_str().unwrap(), None).unwrap();
-        grant.allow_dir(dir.path(), "/staging").unwrap();
+        grant.allow_dir(dir.path(), "/staging", true).unwrap();
         let granter = CapabilityGranter::new("t", grant);
         let refused = granter.check_spawn(inside.to_str().unwrap(), &[], &[], &[]).unwrap_err();
         assert!(matches!(&refused, GrantError::Denied(m) if m.contains("can write")), "{refused:?}");
@@ -405,7 +413,7 @@ mod tests {
         std::fs::create_dir(root.path().join("stage/sub")).unwrap();
         std::os::unix::fs::symlink("/etc", root.path().join("stage/out")).unwrap();
         let mut grant = Grant::default();
-        grant.allow_dir(&root.path().join("stage"), "/staging").unwrap();
+        grant.allow_dir(&root.path().join("stage"), "/staging", true).unwrap();
         let granter = CapabilityGranter::new("t", grant);
         let stage = root.path().join("stage").canonicalize().unwrap();
         assert_eq!(granter.host_dir("/staging").unwrap(), stage);

@@ -26,15 +26,35 @@ pub struct Capabilities {
     /// Programs it wants to spawn: bare names (`cargo`) or absolute paths.
     #[serde(default)]
     pub programs: Vec<String>,
-    /// Directories it needs: `staging` (the session's staging dir) or absolute host paths.
+    /// Directories it may read and write: `staging` (the session's staging dir) or absolute
+    /// host paths.
     #[serde(default)]
     pub dirs: Vec<String>,
+    /// Directories it may only read (absolute host paths).
+    #[serde(default)]
+    pub read_dirs: Vec<String>,
     #[serde(default)]
     pub network: bool,
     /// Environment variables it may set for the programs it spawns, beyond the harmless
     /// default set (see `grants::DEFAULT_ENV`).
     #[serde(default)]
     pub env: Vec<String>,
+}
+
+/// One line, as `plugin list` and the session banner show it: `programs [cargo], dirs
+/// [staging], network false`, then `read_dirs` and `env` when there are any.
+impl std::fmt::Display for Capabilities {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "programs [{}], dirs [{}]", self.programs.join(", "), self.dirs.join(", "))?;
+        if !self.read_dirs.is_empty() {
+            write!(f, ", read_dirs [{}]", self.read_dirs.join(", "))?;
+        }
+        write!(f, ", network {}", self.network)?;
+        if !self.env.is_empty() {
+            write!(f, ", env [{}]", self.env.join(", "))?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -226,7 +226,8 @@ impl Runtime {
         let mut wasi = WasiCtx::builder();
         wasi.inherit_stdout().inherit_stderr();
         for dir in &grant.dirs {
-            wasi.preopened_dir(&dir.host, &dir.guest, wasmtime_wasi::FsPerms::ReadWrite)
+            let perms = if dir.writable { wasmtime_wasi::FsPerms::ReadWrite } else { wasmtime_wasi::FsPerms::ReadOnly };
+            wasi.preopened_dir(&dir.host, &dir.guest, perms)
                 .map_err(anyhow::Error::from)
                 .with_context(|| format!("cannot open granted directory {}", dir.host.display()))?;
         }
@@ -237,11 +238,10 @@ impl Runtime {
             .prefix("devshell-tools-")
             .tempdir()
             .context("cannot create a temp dir for tools")?;
-        let writable: Vec<PathBuf> =
-            grant.dirs.iter().map(|d| d.host.clone()).chain([tmp.path().to_path_buf()]).collect();
+        let writable: Vec<PathBuf> = grant.dirs_where(true).chain([tmp.path()]).map(Path::to_path_buf).collect();
         // Granted programs live outside the standard dirs sometimes (a rustup in a custom home).
-        let readable: Vec<PathBuf> =
-            grant.programs.iter().filter_map(|p| p.path.parent().map(Path::to_path_buf)).collect();
+        let program_dirs = grant.programs.iter().filter_map(|p| p.path.parent());
+        let readable: Vec<PathBuf> = grant.dirs_where(false).chain(program_dirs).map(Path::to_path_buf).collect();
         let confinement = confine::Confinement::new(&writable, &readable, grant.network);
         if let Some(shortfall) = &confinement.shortfall {
             if self.require_confinement {
