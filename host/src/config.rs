@@ -60,6 +60,10 @@ pub struct PluginConfig {
     /// paths). Absent means nothing.
     #[serde(default)]
     pub grant: Option<Capabilities>,
+    /// Backend-specific settings handed to its session as they are (`session-config.options`),
+    /// e.g. `options = { image = "rust:1.85", cpus = "4" }`.
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
 }
 
 /// Everything the session layer needs, resolved.

@@ -68,7 +68,8 @@ impl Sessions {
     }
 
     /// The grant for the chosen backend: built-ins come with theirs; third-party plugins get
-    /// exactly what the config file grants (nothing when it grants nothing).
+    /// what the config file grants (nothing when it grants nothing); either narrowed to what
+    /// the plugin's manifest asks for.
     fn grant(&self, manifest: &Manifest) -> Result<Grant> {
         let asked = &manifest.capabilities;
         let mut grant = Grant::default();
@@ -92,7 +93,16 @@ impl Sessions {
                 granted
             }
         };
-        let Capabilities { programs, dirs, read_dirs, network, env } = granted;
+        // Never more than the plugin declared, whatever the config grants.
+        let (effective, not_asked) = granted.within(asked);
+        if !not_asked.is_empty() {
+            eprintln!(
+                "devshell: granted to `{}` but not asked for in its manifest, so not given: {}",
+                self.settings.backend,
+                not_asked.join(", ")
+            );
+        }
+        let Capabilities { programs, dirs, read_dirs, network, env } = effective;
         for entry in programs {
             // `"podman"` grants any arguments; `"podman run **"` only those matching the patterns.
             let mut words = entry.split_whitespace();
@@ -147,7 +157,12 @@ impl Sessions {
             } else {
                 String::new()
             },
-            options: vec![],
+            options: self
+                .settings
+                .plugins
+                .get(&self.settings.backend)
+                .map(|p| p.options.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
         };
         let session = instance.new_session(&config)?;
         instance.ensure_ready(session)?;

@@ -69,7 +69,8 @@ impl Lab {
         let g = granted.display();
         let config = format!(
             "[plugins.evil]\npath = {:?}\ngrant = {{ programs = [\"sh\", \"cargo **\", \"{g} one **\", \"{g} two **\"], \
-             dirs = [\"staging\"], read_dirs = [{:?}], network = false, env = [\"RUSTFLAGS\"] }}\n",
+             dirs = [\"staging\"], read_dirs = [{:?}], network = false, env = [\"RUSTFLAGS\"] }}\n\
+             options = {{ image = \"rust:1.85\", cpus = \"4\" }}\n",
             devshell::plugin::builtin::HOSTILE_PATH,
             shelf.canonicalize().unwrap(),
         );
@@ -250,4 +251,27 @@ fn a_build_script_the_plugin_wrote_runs_confined() {
     let probe = text(&output.stderr).lines().find(|l| l.contains("probe:")).map(String::from);
     let probe = probe.unwrap_or_else(|| panic!("the build script ran: {shown}"));
     assert!(probe.contains("no read") && probe.contains("no write"), "{probe}");
+}
+
+#[test]
+fn config_options_reach_the_session() {
+    let lab = Lab::new();
+    let output = lab.run(&["options"]);
+    assert_eq!(text(&output.stdout), "option cpus=4\noption image=rust:1.85\n", "{}", show(&output));
+}
+
+#[test]
+fn what_the_manifest_does_not_ask_for_is_not_given() {
+    let lab = Lab::new();
+    // The mock asks for the staging dir only; the config grants it more.
+    let config = format!(
+        "[plugins.narrow]\npath = {:?}\ngrant = {{ programs = [\"sh\"], dirs = [\"staging\"], network = true, env = [\"RUSTFLAGS\"] }}\n",
+        devshell::plugin::builtin::MOCK_PATH
+    );
+    std::fs::write(lab.sandbox.path().join("config.toml"), config).unwrap();
+    let output = lab.sandbox.run_watched(&["--backend", "narrow", "-c", "cargo print:ran"], WATCHDOG).output;
+    assert!(output.status.success(), "{}", show(&output));
+    let expected =
+        "granted to `narrow` but not asked for in its manifest, so not given: program `sh`, env `RUSTFLAGS`, network";
+    assert!(text(&output.stderr).contains(expected), "{}", show(&output));
 }

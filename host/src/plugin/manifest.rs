@@ -41,6 +41,65 @@ pub struct Capabilities {
     pub env: Vec<String>,
 }
 
+/// In a manifest's list, "whatever the user grants": a generic backend (the built-in
+/// host-sandbox runs any tool the user routes to it) says so instead of naming each.
+pub const ANY: &str = "*";
+
+impl Capabilities {
+    /// What a plugin gets: this grant, narrowed to what `asked` (its manifest) declares, and
+    /// what was granted but not asked for (not given), one phrase each.
+    pub fn within(&self, asked: &Capabilities) -> (Capabilities, Vec<String>) {
+        let mut dropped = Vec::new();
+        let mut programs = Vec::new();
+        for entry in &self.programs {
+            let kept = narrow_program(entry, &asked.programs);
+            if kept.is_empty() {
+                dropped.push(format!("program `{entry}`"));
+            }
+            programs.extend(kept);
+        }
+        let mut keep = |granted: &[String], asked: &[&[String]], what: &str| -> Vec<String> {
+            let (kept, not_asked): (Vec<String>, Vec<String>) = granted
+                .iter()
+                .cloned()
+                .partition(|item| asked.iter().any(|list| list.iter().any(|a| a == ANY || a == item)));
+            dropped.extend(not_asked.iter().map(|item| format!("{what} `{item}`")));
+            kept
+        };
+        let dirs = keep(&self.dirs, &[&asked.dirs], "dir");
+        // Asking to write a directory includes reading it.
+        let read_dirs = keep(&self.read_dirs, &[&asked.read_dirs, &asked.dirs], "read_dir");
+        let env = keep(&self.env, &[&asked.env], "env");
+        if self.network && !asked.network {
+            dropped.push("network".into());
+        }
+        let network = self.network && asked.network;
+        (Capabilities { programs, dirs, read_dirs, network, env }, dropped)
+    }
+}
+
+/// The granted program entry `granted` (`"podman"` or `"podman run **"`) as far as the asked
+/// entries allow: itself when they ask for the program with any arguments (or for [`ANY`]) or
+/// with exactly these patterns; the asked entries when the grant allows any arguments; else
+/// nothing.
+fn narrow_program(granted: &str, asked: &[String]) -> Vec<String> {
+    let words = |entry: &str| entry.split_whitespace().map(String::from).collect::<Vec<_>>();
+    let granted_words = words(granted);
+    let Some(program) = granted_words.first() else { return vec![] };
+    let same_program: Vec<Vec<String>> = asked
+        .iter()
+        .map(|a| words(a))
+        .filter(|a| a.first() == Some(program) || a.first().is_some_and(|p| p == ANY))
+        .collect();
+    if same_program.iter().any(|a| a.len() == 1 || *a == granted_words) {
+        return vec![granted.to_string()];
+    }
+    if granted_words.len() == 1 {
+        return same_program.iter().map(|a| a.join(" ")).collect();
+    }
+    vec![]
+}
+
 /// One line, as `plugin list` and the session banner show it: `programs [cargo], dirs
 /// [staging], network false`, then `read_dirs` and `env` when there are any.
 impl std::fmt::Display for Capabilities {
@@ -116,4 +175,51 @@ pub fn contract_version(bytes: &[u8]) -> anyhow::Result<String> {
             )
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_grant_is_narrowed_to_what_the_manifest_asks_for() {
+        let asked = Capabilities {
+            programs: strings(&["podman run **", "limactl"]),
+            dirs: strings(&["staging"]),
+            read_dirs: strings(&["/srv"]),
+            network: false,
+            env: strings(&["RUSTFLAGS"]),
+        };
+        let granted = Capabilities {
+            programs: strings(&["podman", "limactl list", "sh"]),
+            dirs: strings(&["staging", "/home"]),
+            read_dirs: strings(&["/srv", "staging", "/etc"]),
+            network: true,
+            env: strings(&["RUSTFLAGS", "RUSTC_WRAPPER"]),
+        };
+        let (effective, dropped) = granted.within(&asked);
+        assert_eq!(effective.programs, strings(&["podman run **", "limactl list"]));
+        assert_eq!(effective.dirs, strings(&["staging"]));
+        assert_eq!(effective.read_dirs, strings(&["/srv", "staging"]));
+        assert!(!effective.network);
+        assert_eq!(effective.env, strings(&["RUSTFLAGS"]));
+        assert_eq!(
+            dropped,
+            strings(&["program `sh`", "dir `/home`", "read_dir `/etc`", "env `RUSTC_WRAPPER`", "network"])
+        );
+    }
+
+    #[test]
+    fn a_generic_manifest_takes_what_is_granted_and_patterns_must_agree() {
+        let any = Capabilities { programs: strings(&[ANY]), dirs: strings(&[ANY]), ..Capabilities::default() };
+        let granted = Capabilities { programs: strings(&["cargo **", "rustc"]), dirs: strings(&["/x"]), ..any.clone() };
+        assert_eq!(granted.within(&any).0.programs, granted.programs);
+        let asked = Capabilities { programs: strings(&["cargo build **"]), ..Capabilities::default() };
+        let granted = Capabilities { programs: strings(&["cargo test **"]), ..Capabilities::default() };
+        assert!(granted.within(&asked).0.programs.is_empty());
+    }
 }

@@ -14,7 +14,7 @@ use devshell::backend::types::{
 wit_bindgen::generate!({ path: "../../wit", world: "backend" });
 
 devshell_plugin_kit::manifest!(
-    r#"{"name":"host-sandbox","version":"0.1.0","description":"Runs cargo and friends on the host, in a persistent staging dir synced with the workspace","capabilities":{"programs":["cargo","rustup","rustc"],"dirs":["staging"],"network":false}}"#
+    r#"{"name":"host-sandbox","version":"0.1.0","description":"Runs the tools routed to it (cargo, rustup, rustc and routed_tools) on the host, confined, in a persistent staging dir synced with the workspace","capabilities":{"programs":["*"],"dirs":["staging"],"network":true}}"#
 );
 
 /// How long a capture read waits before checking the other stream.

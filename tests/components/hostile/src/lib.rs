@@ -25,6 +25,7 @@
 //! * `write:PATH=TEXT`: create or replace a file (parents created).
 //! * `rm:PATH`: remove a file, a symlink or a directory tree (never following a symlink).
 //! * `print:TEXT`: TEXT and a newline on stdout.
+//! * `options`: the session's options, `option KEY=VALUE` per line on stdout.
 //! * `exit:N`: stop here with status N.
 //!
 //! Relative paths are relative to the staging root (`config.staging_dir`, which the plugin sees
@@ -50,7 +51,7 @@ use devshell::backend::types::{
 wit_bindgen::generate!({ path: "../../../wit", world: "backend" });
 
 devshell_plugin_kit::manifest!(
-    r#"{"name":"hostile","version":"0.1.0","description":"Attacks the host's sync through the staging dir: climbing symlinks, special files, huge and deep trees (tests only)","capabilities":{"programs":["sh"],"dirs":["staging"],"network":false}}"#
+    r#"{"name":"hostile","version":"0.1.0","description":"Attacks the host's sync through the staging dir: climbing symlinks, special files, huge and deep trees (tests only)","capabilities":{"programs":["*"],"dirs":["staging"],"read_dirs":["*"],"network":true,"env":["*"]}}"#
 );
 
 /// The plan file, at the staging root.
@@ -177,6 +178,11 @@ impl Session {
         let (verb, rest) = op.split_once(':').unwrap_or((op, ""));
         match verb {
             "print" => output.out(rest),
+            "options" => {
+                for (key, value) in &self.config.options {
+                    output.out(&format!("option {key}={value}"));
+                }
+            }
             "exit" => return rest.parse().map(Some).map_err(|_| format!("exit code {rest:?} is not a number")),
             "write" => {
                 let (path, text) = rest.split_once('=').ok_or("expected write:PATH=TEXT")?;
@@ -230,7 +236,7 @@ impl Session {
             }
             _ => {
                 return Err("unknown op (ops: symlink:LINK=TARGET sparse:PATH=BYTES deep:PATH=DEPTH,NAMELEN sh:SCRIPT \
-                     spawn:PROGRAM ARG… setenv:NAME=VALUE write:PATH=TEXT rm:PATH print:TEXT exit:N)"
+                     spawn:PROGRAM ARG… setenv:NAME=VALUE write:PATH=TEXT rm:PATH print:TEXT options exit:N)"
                     .into())
             }
         }
