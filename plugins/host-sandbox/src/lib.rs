@@ -5,6 +5,10 @@
 //! user's cwd into the staging dir and spawns the tool through `host-process`, which the host
 //! checks against the grant (the toolchain programs found on PATH).
 
+// A component for wasm32-wasip2 only; on the host target (`cargo build --workspace`) the
+// crate is empty instead of failing to link its imports.
+#![cfg(target_family = "wasm")]
+
 use devshell::backend::host_process::{self, Command, ProcessError, Stdio};
 use devshell::backend::types::{
     BackendInfo, DirEntry, EntryStat, ExitStatus, FsError, SessionConfig, SessionError, ToolOutput, ToolRequest,

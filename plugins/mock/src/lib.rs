@@ -18,6 +18,10 @@
 //! Mode P on the in-memory guest filesystem. The program name is ignored, so any routed tool name
 //! works (`cargo print:hi`).
 
+// A component for wasm32-wasip2 only; on the host target (`cargo build --workspace`) the
+// crate is empty instead of failing to link its imports.
+#![cfg(target_family = "wasm")]
+
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 

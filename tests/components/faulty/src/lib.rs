@@ -3,6 +3,10 @@
 //! sleep for an hour, `hang-child` starts `sleep 3599.5` (if granted) and waits an hour to read
 //! its output; anything else succeeds. Its guest-fs answers `backend` errors.
 
+// A component for wasm32-wasip2 only; on the host target (`cargo build --workspace`) the
+// crate is empty instead of failing to link its imports.
+#![cfg(target_family = "wasm")]
+
 use devshell::backend::types::{
     BackendInfo, DirEntry, EntryStat, ExitStatus, FsError, SessionConfig, SessionError, ToolOutput, ToolRequest,
 };

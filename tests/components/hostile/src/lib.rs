@@ -39,6 +39,10 @@
 //! `ensure-ready` lines just before its first push. End a plan with `ensure-ready
 //! rm:.hostile-plan` (or `shutdown …`) to make it run once.
 
+// A component for wasm32-wasip2 only; on the host target (`cargo build --workspace`) the
+// crate is empty instead of failing to link its imports.
+#![cfg(target_family = "wasm")]
+
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
 
