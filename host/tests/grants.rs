@@ -275,3 +275,28 @@ fn what_the_manifest_does_not_ask_for_is_not_given() {
         "granted to `narrow` but not asked for in its manifest, so not given: program `sh`, env `RUSTFLAGS`, network";
     assert!(text(&output.stderr).contains(expected), "{}", show(&output));
 }
+
+/// io_uring opens sockets and files without the syscalls the seccomp filter sees, so for a
+/// confined tool it does not exist.
+const IO_URING_PROBE: &str = r#"#include <stdio.h>
+#include <string.h>
+#include <errno.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+int main(void) {
+    char params[120];
+    memset(params, 0, sizeof params);
+    long fd = syscall(SYS_io_uring_setup, 4, params);
+    if (fd >= 0) { printf("io_uring: ready\n"); return 0; }
+    printf("io_uring: %s\n", strerror(errno));
+    return 0;
+}
+"#;
+
+#[test]
+fn io_uring_does_not_exist_for_confined_tools() {
+    let lab = Lab::new();
+    let output = lab.run(&[&format!("write:probe.c={IO_URING_PROBE}"), "sh:cc -o probe probe.c && ./probe"]);
+    assert!(output.status.success(), "{}", show(&output));
+    assert!(text(&output.stdout).contains("io_uring: Function not implemented"), "{}", show(&output));
+}

@@ -59,8 +59,8 @@ fn writable_caches() -> Vec<PathBuf> {
 #[derive(Debug)]
 pub struct Confinement {
     ruleset: Option<OwnedFd>,
-    /// The seccomp filter: the terminal, and without network every socket family that reaches
-    /// out (Landlock governs TCP only, not UDP, raw or unix-path sockets).
+    /// The seccomp filter: the terminal, io_uring, and without network every socket family
+    /// that reaches out (Landlock governs TCP only, not UDP, raw or unix-path sockets).
     filter: &'static [libc::sock_filter],
     /// What this kernel does not enforce, if anything.
     pub shortfall: Option<String>,
@@ -136,9 +136,11 @@ const AUDIT_ARCH: u32 = 0xC000_003E;
 const AUDIT_ARCH: u32 = 0xC000_00B7;
 
 /// Seccomp filters, as bubblewrap uses them where Landlock has no rule: refuse (EPERM)
-/// `ioctl(fd, TIOCSTI | TIOCLINUX, …)` always, and with `block_sockets` `socket()` of the
-/// unix, IPv4, IPv6 and packet families; allow everything else.
-const fn seccomp_filter(block_sockets: bool) -> [libc::sock_filter; 19] {
+/// `ioctl(fd, TIOCSTI | TIOCLINUX, …)` always; make io_uring absent (ENOSYS, which programs
+/// fall back from), since its operations open sockets and files without the syscalls a filter
+/// sees; and with `block_sockets`, refuse `socket()` of every family but netlink (local
+/// kernel queries); allow everything else.
+const fn seccomp_filter(block_sockets: bool) -> [libc::sock_filter; FILTER_LEN] {
     const LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
     const JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
     const JGE_K: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
@@ -149,33 +151,38 @@ const fn seccomp_filter(block_sockets: bool) -> [libc::sock_filter; 19] {
     const ARG0: u32 = 16;
     const ARG1: u32 = 24;
     const DENY: u32 = libc::SECCOMP_RET_ERRNO | libc::EPERM as u32;
+    const NOSYS: u32 = libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32;
+    const ALLOW: u32 = libc::SECCOMP_RET_ALLOW;
     // With sockets allowed, the socket test compares against a number no syscall has.
     let socket = if block_sockets { libc::SYS_socket as u32 } else { u32::MAX };
+    // Jump offsets count from the next instruction; the comments give the target's index.
     [
-        bpf(LD_W_ABS, ARCH, 0, 0),
+        bpf(LD_W_ABS, ARCH, 0, 0), // 0
         bpf(JEQ_K, AUDIT_ARCH, 1, 0),
         bpf(RET_K, DENY, 0, 0),
         bpf(LD_W_ABS, NR, 0, 0),
-        bpf(JGE_K, 0x4000_0000, 13, 0),           // -> 18 deny
-        bpf(JEQ_K, libc::SYS_ioctl as u32, 2, 0), // -> 8
-        bpf(JEQ_K, socket, 5, 0),                 // -> 12
-        bpf(RET_K, libc::SECCOMP_RET_ALLOW, 0, 0),
-        bpf(LD_W_ABS, ARG1, 0, 0), // 8: ioctl request
-        bpf(JEQ_K, libc::TIOCSTI as u32, 8, 0),
-        bpf(JEQ_K, libc::TIOCLINUX as u32, 7, 0),
-        bpf(RET_K, libc::SECCOMP_RET_ALLOW, 0, 0),
-        bpf(LD_W_ABS, ARG0, 0, 0), // 12: socket family
-        bpf(JEQ_K, libc::AF_UNIX as u32, 4, 0),
-        bpf(JEQ_K, libc::AF_INET as u32, 3, 0),
-        bpf(JEQ_K, libc::AF_INET6 as u32, 2, 0),
-        bpf(JEQ_K, libc::AF_PACKET as u32, 1, 0),
-        bpf(RET_K, libc::SECCOMP_RET_ALLOW, 0, 0),
-        bpf(RET_K, DENY, 0, 0), // 18
+        bpf(JGE_K, 0x4000_0000, 13, 0),                        // -> 18 deny (x32 numbers)
+        bpf(JEQ_K, libc::SYS_ioctl as u32, 5, 0),              // -> 11
+        bpf(JEQ_K, libc::SYS_io_uring_setup as u32, 12, 0),    // -> 19 nosys
+        bpf(JEQ_K, libc::SYS_io_uring_enter as u32, 11, 0),    // -> 19
+        bpf(JEQ_K, libc::SYS_io_uring_register as u32, 10, 0), // -> 19
+        bpf(JEQ_K, socket, 5, 0),                              // -> 15
+        bpf(RET_K, ALLOW, 0, 0),
+        bpf(LD_W_ABS, ARG1, 0, 0),                // 11: ioctl request
+        bpf(JEQ_K, libc::TIOCSTI as u32, 5, 0),   // -> 18
+        bpf(JEQ_K, libc::TIOCLINUX as u32, 4, 0), // -> 18
+        bpf(RET_K, ALLOW, 0, 0),
+        bpf(LD_W_ABS, ARG0, 0, 0),                 // 15: socket family
+        bpf(JEQ_K, libc::AF_NETLINK as u32, 0, 1), // -> 17 allow, else 18
+        bpf(RET_K, ALLOW, 0, 0),
+        bpf(RET_K, DENY, 0, 0),  // 18
+        bpf(RET_K, NOSYS, 0, 0), // 19
     ]
 }
 
-static ONLINE: [libc::sock_filter; 19] = seccomp_filter(false);
-static OFFLINE: [libc::sock_filter; 19] = seccomp_filter(true);
+const FILTER_LEN: usize = 20;
+static ONLINE: [libc::sock_filter; FILTER_LEN] = seccomp_filter(false);
+static OFFLINE: [libc::sock_filter; FILTER_LEN] = seccomp_filter(true);
 
 /// The ruleset's descriptor and how much of it this kernel enforces. The descriptor is taken
 /// from a ruleset that is never applied to devshell itself.

@@ -98,8 +98,31 @@ impl Grant {
 
     /// Grant a host directory, seen by the plugin at `guest`, to read (and to write if
     /// `writable`).
+    /// Refused: a relative path; a directory holding the user's home or cargo's or rustup's
+    /// (credentials live there); a read-only directory inside a writable one (it could be
+    /// written through the parent).
     pub fn allow_dir(&mut self, host: &Path, guest: &str, writable: bool) -> Result<(), GrantError> {
+        let denied = |why: String| Err(GrantError::Denied(format!("granted directory {}: {why}", host.display())));
+        if !host.is_absolute() {
+            return denied("not an absolute path; grant directories by absolute path (or \"staging\")".into());
+        }
         let host = canonical(host)?;
+        if let Some(secret) = secret_homes().into_iter().find(|home| home.starts_with(&host)) {
+            return denied(format!(
+                "it holds {}, where credentials live; grant a directory inside it instead",
+                secret.display()
+            ));
+        }
+        for other in &self.dirs {
+            let (read, write) = if writable { (&other.host, &host) } else { (&host, &other.host) };
+            if other.writable != writable && read.starts_with(write) {
+                return denied(format!(
+                    "the read-only {} lies inside the writable {}, so it could be written through it",
+                    read.display(),
+                    write.display()
+                ));
+            }
+        }
         self.dirs.push(DirGrant { host, guest: guest.to_string(), writable });
         Ok(())
     }
@@ -236,7 +259,10 @@ impl CapabilityGranter {
     /// The first writable granted directory: where a child runs when the plugin names no cwd.
     pub fn default_dir(&self) -> Result<PathBuf, GrantError> {
         self.grant.dirs_where(true).next().map(Path::to_path_buf).ok_or_else(|| {
-            GrantError::Denied(format!("plugin `{}` has no granted directory to run a program in", self.plugin))
+            GrantError::Denied(format!(
+                "plugin `{}` has no writable granted directory to run a program in",
+                self.plugin
+            ))
         })
     }
 }
@@ -289,6 +315,19 @@ pub fn resolve_program(program: &str) -> Result<PathBuf, GrantError> {
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     path.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+}
+
+/// The user's home and cargo's and rustup's (as they are set, or their defaults), canonical.
+fn secret_homes() -> Vec<PathBuf> {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let under_home = |var: &str, default: &str| {
+        std::env::var_os(var).map(PathBuf::from).or_else(|| Some(home.as_ref()?.join(default)))
+    };
+    [home.clone(), under_home("CARGO_HOME", ".cargo"), under_home("RUSTUP_HOME", ".rustup")]
+        .into_iter()
+        .flatten()
+        .filter_map(|dir| dir.canonicalize().ok())
+        .collect()
 }
 
 fn canonical(path: &Path) -> Result<PathBuf, GrantError> {
@@ -422,5 +461,31 @@ mod tests {
         assert!(granter.host_dir("/staging/out").is_err(), "symlink out of the grant");
         assert!(granter.host_dir("/stagingx").is_err());
         assert!(granter.host_dir("relative").is_err());
+    }
+
+    #[test]
+    fn broad_relative_and_nested_read_only_dirs_are_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let project = root.path().join("project");
+        std::fs::create_dir_all(project.join(".git")).unwrap();
+        let mut grant = Grant::default();
+        let refused = |grant: &mut Grant, dir: &Path, writable: bool| match grant.allow_dir(dir, "/g", writable) {
+            Err(GrantError::Denied(message)) => message,
+            other => panic!("{} was not refused: {other:?}", dir.display()),
+        };
+        assert!(refused(&mut grant, Path::new("/"), false).contains("where credentials live"));
+        let home = PathBuf::from(std::env::var_os("HOME").unwrap());
+        assert!(refused(&mut grant, &home, true).contains("where credentials live"));
+        assert!(refused(&mut grant, Path::new("project"), false).contains("not an absolute path"));
+        grant.allow_dir(&project, "/p", true).unwrap();
+        assert!(refused(&mut grant, &project.join(".git"), false).contains("lies inside the writable"));
+        assert!(refused(&mut grant, &project, false).contains("lies inside the writable"));
+        // The other order is refused too; a writable dir inside a read-only one is fine.
+        let mut grant = Grant::default();
+        grant.allow_dir(&project.join(".git"), "/g", false).unwrap();
+        assert!(refused(&mut grant, &project, true).contains("lies inside the writable"));
+        std::fs::create_dir_all(root.path().join("shelf/out")).unwrap();
+        grant.allow_dir(&root.path().join("shelf"), "/s", false).unwrap();
+        grant.allow_dir(&root.path().join("shelf/out"), "/o", true).unwrap();
     }
 }

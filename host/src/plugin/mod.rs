@@ -239,9 +239,10 @@ impl Runtime {
             .tempdir()
             .context("cannot create a temp dir for tools")?;
         let writable: Vec<PathBuf> = grant.dirs_where(true).chain([tmp.path()]).map(Path::to_path_buf).collect();
-        // Granted programs live outside the standard dirs sometimes (a rustup in a custom home).
-        let program_dirs = grant.programs.iter().filter_map(|p| p.path.parent());
-        let readable: Vec<PathBuf> = grant.dirs_where(false).chain(program_dirs).map(Path::to_path_buf).collect();
+        // Granted programs live outside the standard dirs sometimes (a rustup in a custom home):
+        // the files themselves, not their directories, which may hold anything.
+        let program_files = grant.programs.iter().map(|p| p.path.as_path());
+        let readable: Vec<PathBuf> = grant.dirs_where(false).chain(program_files).map(Path::to_path_buf).collect();
         let confinement = confine::Confinement::new(&writable, &readable, grant.network);
         if let Some(shortfall) = &confinement.shortfall {
             if self.require_confinement {
