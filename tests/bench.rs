@@ -15,6 +15,7 @@ use devshell::plugin::grants::Grant;
 use devshell::plugin::{builtin, Limits, Runtime, SessionConfig, WorkspaceMode};
 use devshell::session::Sessions;
 use devshell::shell::{ToolBackend, ToolCall};
+use devshell::stdio::ToolStdio;
 use devshell::vfs::Vfs;
 
 fn median(mut samples: Vec<Duration>) -> Duration {
@@ -294,8 +295,13 @@ fn sync_overhead() {
             vfs.write(&format!("{d}/f{i}.rs"), format!("// file {i}\n").into_bytes()).unwrap();
         }
         let noop = |sessions: &mut Sessions, vfs: &mut Vfs| {
-            let call =
-                ToolCall { program: "cargo".into(), args: vec![], cwd: String::new(), env: vec![], capture: true };
+            let call = ToolCall {
+                program: "cargo".into(),
+                args: vec![],
+                cwd: String::new(),
+                env: vec![],
+                stdio: ToolStdio::captured(),
+            };
             sessions.run_tool(vfs, call).unwrap()
         };
         // Full push into a new staging dir; the first pull walks it and arms the watcher.

@@ -40,17 +40,18 @@ fn mock_session_exports_work_in_sync_mode() {
     assert_eq!(info.mode, WorkspaceMode::Sync);
     assert!(info.syncs);
 
-    let out = plugin.run_tool(session, &request("cargo", &["mkdir:d", "write:d/a.txt=hello", "print:done"])).unwrap();
+    let out =
+        run_tool(&mut plugin, session, &request("cargo", &["mkdir:d", "write:d/a.txt=hello", "print:done"])).unwrap();
     assert_eq!(out.status.code, Some(0), "stderr: {}", stderr_of(&out));
     assert_eq!(stdout_of(&out), "done\n");
     assert_eq!(std::fs::read_to_string(staging.path().join("d/a.txt")).unwrap(), "hello");
 
-    let out = plugin.run_tool(session, &request("cargo", &["delete:d/a.txt", "exit:3", "print:never"])).unwrap();
+    let out = run_tool(&mut plugin, session, &request("cargo", &["delete:d/a.txt", "exit:3", "print:never"])).unwrap();
     assert_eq!(out.status.code, Some(3));
     assert_eq!(stdout_of(&out), "");
     assert!(!staging.path().join("d/a.txt").exists());
 
-    let out = plugin.run_tool(session, &request("cargo", &["bogus:op"])).unwrap();
+    let out = run_tool(&mut plugin, session, &request("cargo", &["bogus:op"])).unwrap();
     assert_eq!(out.status.code, Some(1));
     assert!(stderr_of(&out).contains("unknown op"), "{}", stderr_of(&out));
     plugin.shutdown(session).unwrap();
@@ -74,7 +75,7 @@ fn mock_guest_fs_round_trip_and_confinement() {
     let names: Vec<_> = plugin.list_dir("/workspace/a").unwrap().into_iter().map(|e| e.name).collect();
     assert_eq!(names, ["b"]);
     // Mode P run-tool writes into the guest tree.
-    let out = plugin.run_tool(session, &request("cargo", &["write:a/g.txt=x"])).unwrap();
+    let out = run_tool(&mut plugin, session, &request("cargo", &["write:a/g.txt=x"])).unwrap();
     assert_eq!(out.status.code, Some(0), "{}", stderr_of(&out));
     assert_eq!(plugin.read_file("/workspace/a/g.txt").unwrap(), b"x");
     plugin.remove("/workspace/a").unwrap();
@@ -114,7 +115,7 @@ fn spawn_outside_the_grant_is_denied_and_runs_nothing() {
         ("spawn:touch marker", "only with arguments"),                 // granted program, arguments not matching
     ];
     for (op, expected) in cases {
-        let out = plugin.run_tool(session, &request("cargo", &[op])).unwrap();
+        let out = run_tool(&mut plugin, session, &request("cargo", &[op])).unwrap();
         let err = stderr_of(&out);
         assert_ne!(out.status.code, Some(0), "{op} should fail");
         assert!(err.contains("denied") && err.contains(expected), "{op}: {err}");
@@ -122,7 +123,7 @@ fn spawn_outside_the_grant_is_denied_and_runs_nothing() {
     }
 
     // The success path through the same code: a granted program runs in the staging dir.
-    let out = plugin.run_tool(session, &request("cargo", &["spawn:true"])).unwrap();
+    let out = run_tool(&mut plugin, session, &request("cargo", &["spawn:true"])).unwrap();
     assert_eq!(out.status.code, Some(0), "{}", stderr_of(&out));
     assert!(plugin.poisoned().is_none(), "a denial is an error value, never a trap");
 }
@@ -137,10 +138,10 @@ fn wasi_reads_outside_the_preopen_fail() {
     std::fs::write(staging.path().join("inside.txt"), "visible").unwrap();
     let staged = staging.path().canonicalize().unwrap();
 
-    let out = plugin.run_tool(session, &request("cargo", &["cat:inside.txt"])).unwrap();
+    let out = run_tool(&mut plugin, session, &request("cargo", &["cat:inside.txt"])).unwrap();
     assert_eq!(stdout_of(&out), "visible\n");
     for outside in ["/etc/hostname".to_string(), format!("{}/../../../etc/passwd", staged.display())] {
-        let out = plugin.run_tool(session, &request("cargo", &[&format!("cat:{outside}")])).unwrap();
+        let out = run_tool(&mut plugin, session, &request("cargo", &[&format!("cat:{outside}")])).unwrap();
         assert_eq!(out.status.code, Some(1), "{outside} must not be readable");
         assert!(stdout_of(&out).is_empty(), "{outside} leaked: {}", stdout_of(&out));
     }
@@ -153,7 +154,7 @@ fn trap_is_reported_and_poisons_only_that_instance() {
     let mut plugin = instantiate(&rt, &faulty_source(), Grant::default(), Limits::default());
     let config = guest_config();
     let session = plugin.new_session(&config).unwrap();
-    match plugin.run_tool(session, &request("trap", &[])) {
+    match run_tool(&mut plugin, session, &request("trap", &[])) {
         Err(PluginError::Fault { plugin, reason }) => {
             assert_eq!(plugin, "faulty");
             assert!(reason.contains("trapped") && reason.contains("run-tool"), "{reason}");
@@ -164,7 +165,7 @@ fn trap_is_reported_and_poisons_only_that_instance() {
     // The runtime is still usable: a new instance of the same plugin works.
     let mut fresh = instantiate(&rt, &faulty_source(), Grant::default(), Limits::default());
     let session = fresh.new_session(&config).unwrap();
-    assert_eq!(fresh.run_tool(session, &request("ok", &[])).unwrap().status.code, Some(0));
+    assert_eq!(run_tool(&mut fresh, session, &request("ok", &[])).unwrap().status.code, Some(0));
 }
 
 #[test]
@@ -175,13 +176,13 @@ fn endless_loop_is_stopped_by_the_deadline() {
     let mut plugin = instantiate(&rt, &faulty_source(), Grant::default(), limits);
     let config = guest_config();
     let session = plugin.new_session(&config).unwrap();
-    match plugin.run_tool(session, &request("spin", &[])) {
+    match run_tool(&mut plugin, session, &request("spin", &[])) {
         Err(PluginError::Fault { reason, .. }) => assert!(reason.contains("time limit"), "{reason}"),
         other => panic!("expected a time-limit fault, got {other:?}"),
     }
     let mut fresh = instantiate(&rt, &faulty_source(), Grant::default(), limits);
     let session = fresh.new_session(&config).unwrap();
-    assert_eq!(fresh.run_tool(session, &request("ok", &[])).unwrap().status.code, Some(0));
+    assert_eq!(run_tool(&mut fresh, session, &request("ok", &[])).unwrap().status.code, Some(0));
 }
 
 #[test]
@@ -192,7 +193,7 @@ fn unbounded_allocation_hits_the_memory_cap() {
     let mut plugin = instantiate(&rt, &faulty_source(), Grant::default(), limits);
     let config = guest_config();
     let session = plugin.new_session(&config).unwrap();
-    match plugin.run_tool(session, &request("hog", &[])) {
+    match run_tool(&mut plugin, session, &request("hog", &[])) {
         Err(PluginError::Fault { reason, .. }) => assert!(reason.contains("memory"), "{reason}"),
         other => panic!("expected a memory fault, got {other:?}"),
     }
@@ -295,7 +296,7 @@ fn spawned_tool_past_its_timeout_is_killed_with_its_group() {
     let mut slow = request("cargo", &["spawn:sh slow.sh"]);
     slow.timeout_ms = Some(300);
     let started = std::time::Instant::now();
-    let out = plugin.run_tool(session, &slow).unwrap();
+    let out = run_tool(&mut plugin, session, &slow).unwrap();
     assert!(started.elapsed() < Duration::from_secs(2), "the timeout did not stop the wait");
     assert_eq!(out.status.code, Some(1));
     assert!(stderr_of(&out).contains("timeout"), "{}", stderr_of(&out));
@@ -303,7 +304,7 @@ fn spawned_tool_past_its_timeout_is_killed_with_its_group() {
     assert!(!staging.path().join("marker").exists(), "the process group survived the kill");
     // The instance is healthy: host-side timeouts do not poison it.
     assert!(plugin.poisoned().is_none());
-    let quick = plugin.run_tool(session, &request("cargo", &["spawn:sh -c true"])).unwrap();
+    let quick = run_tool(&mut plugin, session, &request("cargo", &["spawn:sh -c true"])).unwrap();
     assert_eq!(quick.status.code, Some(0), "{}", stderr_of(&quick));
 }
 
@@ -316,7 +317,7 @@ fn children_get_only_the_allowlisted_environment() {
     std::env::set_var("DEVSHELL_TEST_HOST_SECRET", "must-not-leak");
     let mut run = request("cargo", &["spawn:env"]);
     run.env = vec![("FROM_PLUGIN".into(), "passed".into())];
-    let out = plugin.run_tool(session, &run).unwrap();
+    let out = run_tool(&mut plugin, session, &run).unwrap();
     let env = stdout_of(&out);
     assert!(env.lines().any(|l| l.starts_with("PATH=")), "{env}");
     assert!(env.contains("FROM_PLUGIN=passed"), "{env}");
@@ -324,7 +325,7 @@ fn children_get_only_the_allowlisted_environment() {
 
     let mut preload = request("cargo", &["spawn:env"]);
     preload.env = vec![("LD_PRELOAD".into(), "/tmp/evil.so".into())];
-    let out = plugin.run_tool(session, &preload).unwrap();
+    let out = run_tool(&mut plugin, session, &preload).unwrap();
     assert_ne!(out.status.code, Some(0));
     assert!(stderr_of(&out).contains("`LD_PRELOAD` may not be set"), "{}", stderr_of(&out));
     assert!(stdout_of(&out).is_empty(), "nothing ran");
@@ -551,7 +552,7 @@ fn compile_cache_rebuilds_entries_swapped_between_components() {
     let mut plugin = rt.instantiate(&loaded, Grant::default(), Limits::default()).unwrap();
     let session = plugin.new_session(&guest_config()).unwrap();
     plugin.ensure_ready(session).unwrap();
-    let out = plugin.run_tool(session, &request("cargo", &["print:the mock"])).unwrap();
+    let out = run_tool(&mut plugin, session, &request("cargo", &["print:the mock"])).unwrap();
     assert_eq!(stdout_of(&out), "the mock\n");
     assert_eq!(rt.load(&faulty_source()).unwrap().load_path, LoadPath::Rebuilt);
     assert_eq!(runtime(cache.path()).load(&mock_source()).unwrap().load_path, LoadPath::Cached);

@@ -4,7 +4,11 @@ use std::path::Path;
 
 use devshell::plugin::cache::CompileCache;
 use devshell::plugin::grants::Grant;
-use devshell::plugin::{builtin, Limits, PluginInstance, PluginSource, Runtime, SessionConfig, WorkspaceMode};
+use devshell::plugin::{
+    builtin, Limits, PluginError, PluginInstance, PluginSource, Runtime, SessionConfig, SessionHandle, ToolOutput,
+    ToolRequest, WorkspaceMode,
+};
+use devshell::stdio::ToolStdio;
 
 /// A runtime whose compile cache lives in `cache_dir`.
 pub fn runtime(cache_dir: &Path) -> Runtime {
@@ -70,4 +74,19 @@ pub fn mock_settings(cache: &Path) -> devshell::config::Settings {
         sandbox_network: false,
         require_confinement: false,
     }
+}
+
+/// `run-tool` with both outputs captured: what the plugin's children wrote (through the host),
+/// then what the plugin returned itself, as one output.
+pub fn run_tool(
+    plugin: &mut PluginInstance,
+    session: SessionHandle,
+    request: &ToolRequest,
+) -> Result<ToolOutput, PluginError> {
+    let (output, captured) = plugin.run_tool(session, request, ToolStdio::captured())?;
+    let mut stdout = captured.stdout.into_vec().expect("captured stdout");
+    let mut stderr = captured.stderr.into_vec().expect("captured stderr");
+    stdout.extend(output.stdout);
+    stderr.extend(output.stderr);
+    Ok(ToolOutput { status: output.status, stdout, stderr })
 }

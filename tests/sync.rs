@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use devshell::session::Sessions;
 use devshell::shell::{ToolBackend, ToolCall};
+use devshell::stdio::ToolStdio;
 use devshell::vfs::{Content, NodeKind, Vfs};
 
 struct Fixture {
@@ -43,10 +44,14 @@ impl Fixture {
             args: ops.iter().map(|s| s.to_string()).collect(),
             cwd: "p".into(),
             env: vec![],
-            capture: true,
+            stdio: ToolStdio::captured(),
         };
         let result = self.sessions.run_tool(&mut self.vfs, call).expect("tool ran");
-        (result.status, String::from_utf8_lossy(&result.stdout).into_owned() + &String::from_utf8_lossy(&result.stderr))
+        (
+            result.status,
+            String::from_utf8_lossy(&result.captured.stdout.into_vec().unwrap()).into_owned()
+                + &String::from_utf8_lossy(&result.captured.stderr.into_vec().unwrap()),
+        )
     }
 }
 
@@ -181,7 +186,13 @@ fn an_emptied_staging_root_is_never_propagated() {
     let mut f = Fixture::new();
     f.tool(&[]);
     std::fs::remove_dir_all(f.staging().join("p")).unwrap();
-    let call = ToolCall { program: "cargo".into(), args: vec![], cwd: String::new(), env: vec![], capture: true };
+    let call = ToolCall {
+        program: "cargo".into(),
+        args: vec![],
+        cwd: String::new(),
+        env: vec![],
+        stdio: ToolStdio::captured(),
+    };
     f.sessions.run_tool(&mut f.vfs, call).unwrap();
     assert_eq!(f.vfs.read("/p/src/main.rs").unwrap(), b"fn main() {}\n", "the workspace keeps everything");
     assert_eq!(
@@ -259,7 +270,8 @@ fn a_wiped_staging_dir_drops_the_build_output_it_held_and_keeps_the_sources() {
         f.sessions.manifest().clone(),
         &mut vfs,
     );
-    let call = ToolCall { program: "cargo".into(), args: vec![], cwd: "p".into(), env: vec![], capture: true };
+    let call =
+        ToolCall { program: "cargo".into(), args: vec![], cwd: "p".into(), env: vec![], stdio: ToolStdio::captured() };
     let result = sessions.run_tool(&mut vfs, call).unwrap();
     assert_eq!(result.status, 0);
     assert!(!vfs.exists("/p/target/app"), "build output of the lost staging dir is dropped");

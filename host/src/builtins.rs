@@ -226,15 +226,13 @@ fn mkdir(shell: &mut Shell, args: &[String], io: &mut Io) -> Status {
 
 fn cat(shell: &mut Shell, args: &[String], io: &mut Io) -> Status {
     if args.is_empty() {
-        let input = io.stdin.take().unwrap_or_default();
-        io.out(input);
+        io.stdin_to_out();
         return Ok(0);
     }
     let mut status = 0;
     for arg in args {
         if arg == "-" {
-            let input = io.stdin.take().unwrap_or_default();
-            io.out(input);
+            io.stdin_to_out();
             continue;
         }
         match shell.vfs.read(&path_of(shell, arg)) {

@@ -20,6 +20,7 @@ pub mod repl;
 pub mod session;
 pub mod shell;
 pub mod state;
+pub mod stdio;
 pub mod sync;
 pub mod vfs;
 pub mod watch;

@@ -212,11 +212,11 @@ impl ToolBackend for Sessions {
             args: call.args,
             cwd: call.cwd,
             env: call.env,
-            capture: call.capture,
+            capture: call.stdio.captures(),
             timeout_ms: self.settings.exec_timeout.map(|t| t.as_millis() as u64),
         };
         let active = self.active.as_mut().expect("started");
-        let outcome = active.instance.run_tool(active.session, &request);
+        let outcome = active.instance.run_tool(active.session, &request, call.stdio);
         // Pull even after a failed run: whatever the tool changed must not be lost.
         if self.syncs() {
             match self.mirror.after_tool(vfs) {
@@ -230,11 +230,15 @@ impl ToolBackend for Sessions {
             }
         }
         match outcome {
-            Ok(output) => Ok(ToolResult {
-                status: output.status.code.unwrap_or_else(|| 128 + output.status.signal.unwrap_or(0)),
-                stdout: output.stdout,
-                stderr: output.stderr,
-            }),
+            Ok((output, mut captured)) => {
+                // What the plugin captured itself (a plugin that pipes its children, or prints).
+                captured.stdout.append(&output.stdout)?;
+                captured.stderr.append(&output.stderr)?;
+                Ok(ToolResult {
+                    status: output.status.code.unwrap_or_else(|| 128 + output.status.signal.unwrap_or(0)),
+                    captured,
+                })
+            }
             Err(e) => Err(self.fail(e.into())),
         }
     }

@@ -263,13 +263,13 @@ fn config_options_reach_the_session() {
 #[test]
 fn what_the_manifest_does_not_ask_for_is_not_given() {
     let lab = Lab::new();
-    // The mock asks for the staging dir only; the config grants it more.
+    // `faulty` asks for `sleep` and the staging dir only; the config grants it more.
     let config = format!(
-        "[plugins.narrow]\npath = {:?}\ngrant = {{ programs = [\"sh\"], dirs = [\"staging\"], network = true, env = [\"RUSTFLAGS\"] }}\n",
-        devshell::plugin::builtin::MOCK_PATH
+        "[plugins.narrow]\npath = {:?}\ngrant = {{ programs = [\"sleep\", \"sh\"], dirs = [\"staging\"], network = true, env = [\"RUSTFLAGS\"] }}\n",
+        devshell::plugin::builtin::FAULTY_PATH
     );
     std::fs::write(lab.sandbox.path().join("config.toml"), config).unwrap();
-    let output = lab.sandbox.run_watched(&["--backend", "narrow", "-c", "cargo print:ran"], WATCHDOG).output;
+    let output = lab.sandbox.run_watched(&["--backend", "narrow", "-c", "cargo"], WATCHDOG).output;
     assert!(output.status.success(), "{}", show(&output));
     let expected =
         "granted to `narrow` but not asked for in its manifest, so not given: program `sh`, env `RUSTFLAGS`, network";

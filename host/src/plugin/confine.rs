@@ -22,8 +22,8 @@ use landlock::{
 /// support.
 const TARGET_ABI: ABI = ABI::V6;
 
-/// What every tool may read and execute: the system and the toolchain. Of `CARGO_HOME`, only
-/// what a build reads (not `credentials.toml`).
+/// What every tool may read and execute: the system, the toolchain and git's settings. Of
+/// `CARGO_HOME`, only what a build reads (not `credentials.toml`).
 fn read_only_paths() -> Vec<PathBuf> {
     let mut paths: Vec<PathBuf> =
         ["/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/opt", "/proc", "/sys", "/run"]
@@ -34,6 +34,14 @@ fn read_only_paths() -> Vec<PathBuf> {
     paths.extend(std::env::var_os("RUSTUP_HOME").map(PathBuf::from).or_else(|| Some(home.clone()?.join(".rustup"))));
     if let Some(cargo) = cargo_home() {
         paths.extend(["bin", "config.toml", "config"].iter().map(|name| cargo.join(name)));
+    }
+    // git's own settings, which cargo (`cargo new`, git dependencies) reads; not its
+    // credentials store.
+    if let Some(home) = &home {
+        paths.push(home.join(".gitconfig"));
+        let config = std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from).unwrap_or_else(|| home.join(".config"));
+        paths.push(config.join("git/config"));
+        paths.push(config.join("git/ignore"));
     }
     paths
 }

@@ -31,8 +31,9 @@ use self::grants::{CapabilityGranter, Grant, GrantError};
 use self::log::LogGate;
 use self::manifest::Manifest;
 use self::process::{
-    ChildLimit, ChildProcess, ProcessError as HostProcessError, SpawnRequest, StdioMode, MAX_LIVE_CHILDREN,
+    ChildLimit, ChildProcess, ProcessError as HostProcessError, SpawnRequest, StdioMode, ToolStreams, MAX_LIVE_CHILDREN,
 };
+use crate::stdio::{Captured, ToolStdio};
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -265,6 +266,7 @@ impl Runtime {
             call_timeout: limits.call_timeout,
             rustup_shortcut: self.rustup_shortcut,
             user_env: Vec::new(),
+            streams: None,
             confinement,
             tmp,
             denials_shown: Default::default(),
@@ -309,6 +311,8 @@ pub struct PluginState {
     rustup_shortcut: bool,
     /// What the user exported for the tool run being served: the plugin may pass these on.
     user_env: Vec<(String, String)>,
+    /// The streams of the tool run being served, for children spawned with `inherit`.
+    streams: Option<ToolStreams>,
     /// Applied to every process the plugin spawns.
     confinement: confine::Confinement,
     /// The spawned tools' private temp dir (`TMPDIR`), removed with the instance.
@@ -400,6 +404,13 @@ impl PluginState {
         }
         let confinement =
             self.confinement.for_child().map_err(|e| HostProcessError::Io(format!("cannot confine the tool: {e}")))?;
+        let (stdin, stdout, stderr) = (cmd.stdin.into(), cmd.stdout.into(), cmd.stderr.into());
+        let (stdin, stdout, stderr) = match &mut self.streams {
+            Some(streams) => streams
+                .wire(stdin, stdout, stderr)
+                .map_err(|e| HostProcessError::Io(format!("cannot connect the tool's streams: {e}")))?,
+            None => (stdin, stdout, stderr),
+        };
         let request = SpawnRequest {
             program,
             argv0: exec.argv0,
@@ -407,9 +418,9 @@ impl PluginState {
             cwd,
             env: cmd.env,
             host_env,
-            stdin: cmd.stdin.into(),
-            stdout: cmd.stdout.into(),
-            stderr: cmd.stderr.into(),
+            stdin,
+            stdout,
+            stderr,
             timeout: cmd.timeout_ms.map(Duration::from_millis),
             confinement: Some(confinement),
         };
@@ -630,12 +641,24 @@ impl PluginInstance {
         .map_err(|e| PluginError::Session(session_error_message(&e)))
     }
 
-    pub fn run_tool(&mut self, session: ResourceAny, request: &ToolRequest) -> Result<ToolOutput, PluginError> {
-        self.store.data_mut().user_env.clone_from(&request.env);
-        self.call("run-tool", |b, store| {
+    /// Run one tool with `stdio` as its streams: children the plugin spawns with `inherit` get
+    /// them. Returns the plugin's result and what the captured streams received (the plugin's
+    /// own captured output, in its result, comes after it).
+    pub fn run_tool(
+        &mut self,
+        session: ResourceAny,
+        request: &ToolRequest,
+        stdio: ToolStdio,
+    ) -> Result<(ToolOutput, Captured), PluginError> {
+        let state = self.store.data_mut();
+        state.user_env.clone_from(&request.env);
+        state.streams = Some(ToolStreams::new(stdio));
+        let outcome = self.call("run-tool", |b, store| {
             b.expect("instantiated").devshell_backend_session().session().call_run_tool(store, session, request)
-        })?
-        .map_err(|e| PluginError::Session(session_error_message(&e)))
+        });
+        let captured = self.store.data_mut().streams.take().map(ToolStreams::finish).unwrap_or_default();
+        let output = outcome?.map_err(|e| PluginError::Session(session_error_message(&e)))?;
+        Ok((output, captured))
     }
 
     pub fn info(&mut self, session: ResourceAny) -> Result<BackendInfo, PluginError> {

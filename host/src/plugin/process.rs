@@ -20,8 +20,10 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{ChildStdin, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use crate::stdio::{Captured, Sink, Spill, ToolStdio};
 
 /// How many children one plugin instance may hold at once (see [`ChildLimit`]). Generous for a
 /// backend (one tool at a time, a few helpers), small enough that 32 × (three threads, three
@@ -72,11 +74,15 @@ const ENV_ALLOWLIST: &[&str] = &[
 /// Set by SIGINT while devshell waits for a tool that does not own the terminal.
 pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug)]
 pub enum StdioMode {
+    /// devshell's own stream (the terminal).
     Inherit,
+    /// A pipe the plugin reads or writes.
     Pipe,
     Null,
+    /// A pipe end the host connected to the tool run's streams ([`ToolStreams`]).
+    Wired(Stdio),
 }
 
 impl From<StdioMode> for Stdio {
@@ -85,8 +91,130 @@ impl From<StdioMode> for Stdio {
             StdioMode::Inherit => Stdio::inherit(),
             StdioMode::Pipe => Stdio::piped(),
             StdioMode::Null => Stdio::null(),
+            StdioMode::Wired(stdio) => stdio,
         }
     }
+}
+
+/// How long captured output may keep arriving after the plugin's call returned (from a
+/// descendant that left the tool's process group) before devshell stops waiting for it.
+const CAPTURE_GRACE: Duration = Duration::from_secs(1);
+
+/// One tool run's streams, for the children the plugin spawns with `inherit`: the terminal
+/// stays the terminal; a captured stream gets a pipe whose bytes a host thread moves into a
+/// [`Spill`] (bounded memory, whatever the size); piped stdin is fed from its bytes, then end
+/// of file, to the first child that inherits it.
+pub struct ToolStreams {
+    stdin: Option<Spill>,
+    stdout: Sink,
+    stderr: Sink,
+    merged: bool,
+    captured: Arc<Mutex<Captured>>,
+    pumps: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl ToolStreams {
+    pub fn new(stdio: ToolStdio) -> ToolStreams {
+        ToolStreams {
+            stdin: stdio.stdin,
+            stdout: stdio.stdout,
+            stderr: stdio.stderr,
+            merged: stdio.stderr_to_stdout,
+            captured: Arc::default(),
+            pumps: Vec::new(),
+        }
+    }
+
+    /// The three streams for a child, with each `inherit` replaced by the run's own.
+    pub fn wire(
+        &mut self,
+        stdin: StdioMode,
+        stdout: StdioMode,
+        stderr: StdioMode,
+    ) -> std::io::Result<(StdioMode, StdioMode, StdioMode)> {
+        let stdin = match stdin {
+            StdioMode::Inherit => match self.stdin.take() {
+                None => StdioMode::Inherit,
+                Some(bytes) => StdioMode::Wired(feed(bytes)?),
+            },
+            other => other,
+        };
+        let (out, err) = match (stdout, stderr) {
+            (StdioMode::Inherit, StdioMode::Inherit) if self.merged => {
+                // One pipe for both, so the bytes keep the order the tool wrote them in.
+                let (reader, writer) = std::io::pipe()?;
+                self.pump(reader, true)?;
+                (StdioMode::Wired(Stdio::from(writer.try_clone()?)), StdioMode::Wired(Stdio::from(writer)))
+            }
+            (out, err) => (self.inherited(out, self.stdout, true)?, self.inherited(err, self.stderr, false)?),
+        };
+        Ok((stdin, out, err))
+    }
+
+    /// `mode`, or for `inherit` the run's own stream.
+    fn inherited(&mut self, mode: StdioMode, sink: Sink, stdout: bool) -> std::io::Result<StdioMode> {
+        match mode {
+            StdioMode::Inherit => self.output(sink, stdout),
+            other => Ok(other),
+        }
+    }
+
+    fn output(&mut self, sink: Sink, stdout: bool) -> std::io::Result<StdioMode> {
+        Ok(match sink {
+            Sink::Terminal => StdioMode::Inherit,
+            Sink::Null => StdioMode::Null,
+            Sink::Capture => {
+                let (reader, writer) = std::io::pipe()?;
+                self.pump(reader, stdout)?;
+                StdioMode::Wired(Stdio::from(writer))
+            }
+        })
+    }
+
+    /// A thread moving `reader`'s bytes into the captured stdout (or stderr) until end of file.
+    fn pump(&mut self, mut reader: std::io::PipeReader, stdout: bool) -> std::io::Result<()> {
+        let captured = Arc::clone(&self.captured);
+        let pump = std::thread::Builder::new().name("devshell-capture".into()).spawn(move || {
+            let mut chunk = vec![0; 1 << 16];
+            while let Ok(n) = reader.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                let mut captured = captured.lock().unwrap_or_else(|e| e.into_inner());
+                let spill = if stdout { &mut captured.stdout } else { &mut captured.stderr };
+                if let Err(e) = spill.append(&chunk[..n]) {
+                    eprintln!("devshell: cannot hold the tool's output: {e}");
+                    break;
+                }
+            }
+        })?;
+        self.pumps.push(pump);
+        Ok(())
+    }
+
+    /// What was captured, once every pipe reached end of file (or, past [`CAPTURE_GRACE`],
+    /// what arrived so far).
+    pub fn finish(self) -> Captured {
+        let deadline = Instant::now() + CAPTURE_GRACE;
+        while self.pumps.iter().any(|p| !p.is_finished()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if self.pumps.iter().any(|p| !p.is_finished()) {
+            eprintln!("devshell: a process the tool started still holds its output open; not waiting for it");
+        }
+        std::mem::take(&mut *self.captured.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// A pipe whose reading end carries `bytes` and then end of file, fed by a thread (which ends
+/// early, quietly, if the reader goes away).
+fn feed(bytes: Spill) -> std::io::Result<Stdio> {
+    let (reader, mut writer) = std::io::pipe()?;
+    let mut source = bytes.into_reader()?;
+    std::thread::Builder::new().name("devshell-stdin".into()).spawn(move || {
+        let _ = std::io::copy(&mut source, &mut writer);
+    })?;
+    Ok(Stdio::from(reader))
 }
 
 /// A checked request: the program is already resolved and granted, the cwd mapped to the host.
@@ -368,6 +496,7 @@ impl ChildProcess {
             }
         }
         command.envs(request.env.iter().chain(&request.host_env).map(|(k, v)| (k, v)));
+        let owns_terminal = matches!(request.stdin, StdioMode::Inherit) && unsafe { libc::isatty(0) } == 1;
         command.stdin(request.stdin).stdout(request.stdout).stderr(request.stderr);
         // Its own process group, so a kill reaches everything it starts. (Via posix_spawn when
         // possible: forking a process of wasmtime's size costs about a millisecond.)
@@ -378,7 +507,6 @@ impl ChildProcess {
             // SAFETY: `apply` makes two syscalls and allocates nothing (see `confine`).
             unsafe { command.pre_exec(move || confinement.apply()) };
         }
-        let owns_terminal = request.stdin == StdioMode::Inherit && unsafe { libc::isatty(0) } == 1;
         if owns_terminal {
             unsafe {
                 command.pre_exec(|| {

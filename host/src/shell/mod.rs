@@ -7,11 +7,12 @@
 pub mod syntax;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::sync::atomic::Ordering;
 
 use self::syntax::{AndOr, Command, Connector, Part, RedirectKind, Script, Word};
 use crate::builtins;
+use crate::stdio::{Captured, Sink, Spill, ToolStdio};
 use crate::vfs::{self, Vfs};
 
 /// Nesting limit for `source`, so a file that sources itself fails instead of overflowing.
@@ -48,13 +49,14 @@ pub struct ToolCall {
     pub args: Vec<String>,
     pub cwd: String,
     pub env: Vec<(String, String)>,
-    pub capture: bool,
+    /// Its stdin, and where its output goes.
+    pub stdio: ToolStdio,
 }
 
 pub struct ToolResult {
     pub status: i32,
-    pub stdout: Vec<u8>,
-    pub stderr: Vec<u8>,
+    /// What it wrote to the streams `stdio` captures.
+    pub captured: Captured,
 }
 
 /// Non-local control flow out of a command.
@@ -103,12 +105,13 @@ enum TargetKind {
 
 struct Target {
     kind: TargetKind,
-    buffer: Vec<u8>,
+    /// What a file or pipe target collected (bounded in memory: see [`Spill`]).
+    buffer: Spill,
 }
 
 /// A command's standard streams: stdin bytes (from a pipe or `<`), and where stdout and stderr go.
 pub struct Io {
-    pub stdin: Option<Vec<u8>>,
+    pub stdin: Option<Spill>,
     targets: Vec<Target>,
     out: usize,
     err: usize,
@@ -119,8 +122,8 @@ impl Io {
         Io {
             stdin: None,
             targets: vec![
-                Target { kind: TargetKind::Stdout, buffer: vec![] },
-                Target { kind: TargetKind::Stderr, buffer: vec![] },
+                Target { kind: TargetKind::Stdout, buffer: Spill::new() },
+                Target { kind: TargetKind::Stderr, buffer: Spill::new() },
             ],
             out: 0,
             err: 1,
@@ -138,7 +141,63 @@ impl Io {
                 let _ = std::io::stderr().write_all(data);
             }
             TargetKind::Null => {}
-            _ => target.buffer.extend_from_slice(data),
+            _ => {
+                if let Err(e) = target.buffer.append(data) {
+                    eprintln!("devshell: cannot hold command output: {e}");
+                }
+            }
+        }
+    }
+
+    /// Write all of `spill` to target `index`: moved as it is into an empty file or pipe
+    /// target, else copied in chunks.
+    fn spill_to(&mut self, index: usize, spill: Spill) {
+        let target = &mut self.targets[index];
+        match target.kind {
+            TargetKind::Null => return,
+            TargetKind::File { .. } | TargetKind::Pipe if target.buffer.is_empty() => {
+                target.buffer = spill;
+                return;
+            }
+            _ => {}
+        }
+        let copied = spill.into_reader().and_then(|mut reader| {
+            let mut chunk = vec![0; 1 << 16];
+            loop {
+                let n = reader.read(&mut chunk)?;
+                if n == 0 {
+                    return Ok(());
+                }
+                self.write_to(index, &chunk[..n]);
+            }
+        });
+        if let Err(e) = copied {
+            eprintln!("devshell: cannot read command output back: {e}");
+        }
+    }
+
+    /// Copy stdin (all of it, then end of file) to stdout, as `cat` does.
+    pub fn stdin_to_out(&mut self) {
+        if let Some(stdin) = self.stdin.take() {
+            self.spill_to(self.out, stdin);
+        }
+    }
+
+    /// Where a tool's streams go, for the plugin runtime to wire its processes to (stdin is
+    /// taken).
+    fn tool_stdio(&mut self) -> ToolStdio {
+        let sink = |kind: &TargetKind, terminal: bool| match kind {
+            TargetKind::Null => Sink::Null,
+            _ if terminal => Sink::Terminal,
+            _ => Sink::Capture,
+        };
+        let stdout = sink(&self.targets[self.out].kind, matches!(self.targets[self.out].kind, TargetKind::Stdout));
+        let stderr = sink(&self.targets[self.err].kind, matches!(self.targets[self.err].kind, TargetKind::Stderr));
+        ToolStdio {
+            stdin: self.stdin.take(),
+            stdout,
+            stderr,
+            stderr_to_stdout: self.err == self.out && stdout == Sink::Capture,
         }
     }
 
@@ -153,12 +212,6 @@ impl Io {
     /// Print `name: message` on stderr, the form every builtin error takes.
     pub fn error(&mut self, name: &str, message: impl std::fmt::Display) {
         self.err(format!("{name}: {message}\n"));
-    }
-
-    /// True when both output streams go to the terminal (a tool may then stream live).
-    pub fn is_terminal(&self) -> bool {
-        matches!(self.targets[self.out].kind, TargetKind::Stdout)
-            && matches!(self.targets[self.err].kind, TargetKind::Stderr)
     }
 }
 
@@ -299,7 +352,7 @@ impl Shell {
             io.stdin = stdin.take();
             let last = index + 1 == pipeline.len();
             if !last {
-                io.targets.push(Target { kind: TargetKind::Pipe, buffer: vec![] });
+                io.targets.push(Target { kind: TargetKind::Pipe, buffer: Spill::new() });
                 io.out = 2;
             }
             status = self.run_command(command, &mut io)?;
@@ -390,9 +443,9 @@ impl Shell {
             let target = self.expand(&redirect.target).join(" ");
             let path = vfs::resolve(&self.cwd, &target);
             match redirect.kind {
-                RedirectKind::In if path == DEV_NULL => io.stdin = Some(Vec::new()),
+                RedirectKind::In if path == DEV_NULL => io.stdin = Some(Spill::new()),
                 RedirectKind::In => {
-                    io.stdin = Some(self.vfs.read(&path).map_err(|e| e.to_string())?);
+                    io.stdin = Some(Spill::from_vec(self.vfs.read(&path).map_err(|e| e.to_string())?));
                 }
                 RedirectKind::Out | RedirectKind::Append | RedirectKind::Err | RedirectKind::ErrAppend => {
                     let append = matches!(redirect.kind, RedirectKind::Append | RedirectKind::ErrAppend);
@@ -409,7 +462,7 @@ impl Shell {
                             return Err(format!("{path}: No such file or directory"));
                         }
                     }
-                    io.targets.push(Target { kind, buffer: vec![] });
+                    io.targets.push(Target { kind, buffer: Spill::new() });
                     let index = io.targets.len() - 1;
                     if matches!(redirect.kind, RedirectKind::Out | RedirectKind::Append) {
                         io.out = index;
@@ -427,7 +480,13 @@ impl Shell {
     fn flush_redirects(&mut self, io: &mut Io) {
         for target in &mut io.targets {
             if let TargetKind::File { path, append } = &target.kind {
-                let data = std::mem::take(&mut target.buffer);
+                let data = match std::mem::take(&mut target.buffer).into_vec() {
+                    Ok(data) => data,
+                    Err(e) => {
+                        eprintln!("devshell: {path}: cannot read the output back: {e}");
+                        continue;
+                    }
+                };
                 let written = if *append { self.vfs.append(path, &data) } else { self.vfs.write(path, data) };
                 if let Err(e) = written {
                     eprintln!("devshell: {e}");
@@ -471,12 +530,12 @@ impl Shell {
             args: argv[1..].to_vec(),
             cwd: self.cwd.trim_start_matches('/').to_string(),
             env,
-            capture: !io.is_terminal(),
+            stdio: io.tool_stdio(),
         };
         match self.backend.run_tool(&mut self.vfs, call) {
             Ok(result) => {
-                io.out(&result.stdout);
-                io.err(&result.stderr);
+                io.spill_to(io.out, result.captured.stdout);
+                io.spill_to(io.err, result.captured.stderr);
                 result.status
             }
             Err(error) => {

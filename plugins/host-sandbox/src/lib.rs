@@ -21,9 +21,6 @@ devshell_plugin_kit::manifest!(
     r#"{"name":"host-sandbox","version":"0.1.0","description":"Runs the tools routed to it (cargo, rustup, rustc and routed_tools) on the host, confined, in a persistent staging dir synced with the workspace","capabilities":{"programs":["*"],"dirs":["staging"],"network":true}}"#
 );
 
-/// How long a capture read waits before checking the other stream.
-const POLL_MS: u64 = 20;
-
 struct HostSandbox;
 
 struct Session {
@@ -57,35 +54,25 @@ impl exports::devshell::backend::session::GuestSession for Session {
         } else {
             format!("{}/{}", self.config.staging_dir, request.cwd)
         };
-        let stdio = if request.capture { Stdio::Pipe } else { Stdio::Inherit };
+        // `inherit`: the host connects the tool to the run's own streams (the terminal, a
+        // redirect, a pipe, piped stdin) and moves the bytes itself, so nothing passes through
+        // this plugin's memory, whatever the size.
         let command = Command {
             program: request.program.clone(),
             args: request.args.clone(),
             cwd: Some(cwd),
             env: request.env.clone(),
-            stdin: if request.capture { Stdio::Null } else { Stdio::Inherit },
-            stdout: stdio,
-            stderr: stdio,
+            stdin: Stdio::Inherit,
+            stdout: Stdio::Inherit,
+            stderr: Stdio::Inherit,
             timeout_ms: request.timeout_ms,
         };
         let child = host_process::spawn(&command).map_err(|e| session_error(&request.program, e))?;
-        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-        if request.capture {
-            let (mut out_open, mut err_open) = (true, true);
-            while out_open || err_open {
-                if out_open {
-                    out_open = drain(child.read_stdout(64 * 1024, POLL_MS), &mut stdout, &request.program)?;
-                }
-                if err_open {
-                    err_open = drain(child.read_stderr(64 * 1024, POLL_MS), &mut stderr, &request.program)?;
-                }
-            }
-        }
         let status = child
             .wait(None)
             .map_err(|e| session_error(&request.program, e))?
             .unwrap_or(ExitStatus { code: None, signal: None });
-        Ok(ToolOutput { status, stdout, stderr })
+        Ok(ToolOutput { status, stdout: Vec::new(), stderr: Vec::new() })
     }
 
     fn info(&self) -> BackendInfo {
@@ -100,17 +87,6 @@ impl exports::devshell::backend::session::GuestSession for Session {
 
     fn shutdown(&self) -> Result<(), SessionError> {
         Ok(())
-    }
-}
-
-/// Append a read chunk; false once the stream reached end of file.
-fn drain(read: Result<Option<Vec<u8>>, ProcessError>, into: &mut Vec<u8>, program: &str) -> Result<bool, SessionError> {
-    match read.map_err(|e| session_error(program, e))? {
-        Some(chunk) => {
-            into.extend_from_slice(&chunk);
-            Ok(true)
-        }
-        None => Ok(false),
     }
 }
 

@@ -36,7 +36,7 @@ use devshell_plugin_kit::confine_to_mount;
 wit_bindgen::generate!({ path: "../../wit", world: "backend" });
 
 devshell_plugin_kit::manifest!(
-    r#"{"name":"mock","version":"0.1.0","description":"In-memory guest filesystem and a scripted run-tool, for tests and as an example","capabilities":{"programs":[],"dirs":["staging"],"network":false}}"#
+    r#"{"name":"mock","version":"0.1.0","description":"In-memory guest filesystem and a scripted run-tool, for tests and as an example","capabilities":{"programs":["*"],"dirs":["staging"],"network":false}}"#
 );
 
 const DEFAULT_MOUNT: &str = "/workspace";

@@ -14,7 +14,7 @@ use devshell::backend::types::{
 wit_bindgen::generate!({ path: "../../../wit", world: "backend" });
 
 devshell_plugin_kit::manifest!(
-    r#"{"name":"faulty","version":"0.1.0","description":"Traps, spins and hogs memory on request (tests only)","capabilities":{"programs":["*"],"dirs":["staging"]}}"#
+    r#"{"name":"faulty","version":"0.1.0","description":"Traps, spins and hogs memory on request (tests only)","capabilities":{"programs":["sleep"],"dirs":["staging"]}}"#
 );
 
 struct Faulty;
