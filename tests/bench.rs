@@ -250,6 +250,45 @@ fn confinement_cost() {
     row("no-op `cargo build`, confined", ours, "no-op `cargo build` unconfined", baseline);
 }
 
+/// A gigabyte of tool output through devshell (a pipe into a builtin, a redirect to
+/// /dev/null) against bash doing the same with the same program.
+fn streaming(binary: &Path) {
+    println!("tool output streaming (1 GiB from `cargo run`; baseline: bash running the same)");
+    let home = tempfile::tempdir().unwrap();
+    let project = home.path().join("printer");
+    std::fs::create_dir_all(project.join("src")).unwrap();
+    std::fs::write(
+        project.join("Cargo.toml"),
+        "[package]\nname = \"printer\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("src/main.rs"),
+        "use std::io::Write;\nfn main() { let chunk = vec![b'x'; 1 << 20]; let mut out = std::io::stdout().lock(); \
+         for _ in 0..1024 { out.write_all(&chunk).unwrap(); } }\n",
+    )
+    .unwrap();
+    run_quiet(Command::new("cargo").args(["build", "-q", "--release"]).current_dir(&project));
+    run_quiet(
+        isolated(binary, home.path())
+            .args(["-c", &format!("import {} /printer; cd /printer; cargo build -q --release", project.display())]),
+    );
+    for (what, line) in [
+        ("| cat > /dev/null", "cargo run -q --release | cat > /dev/null"),
+        ("> /dev/null", "cargo run -q --release > /dev/null"),
+    ] {
+        let ours = time(5, || run_quiet(isolated(binary, home.path()).args(["-c", &format!("cd /printer; {line}")])));
+        let bash = time(5, || run_quiet(Command::new("bash").args(["-c", line]).current_dir(&project)));
+        let gib_per_s = |d: Duration| 1.0 / d.as_secs_f64();
+        row(
+            &format!("1 GiB {what} ({:.2} GiB/s)", gib_per_s(ours)),
+            ours,
+            &format!("bash, same ({:.2} GiB/s)", gib_per_s(bash)),
+            bash,
+        );
+    }
+}
+
 /// Run `command` to completion and return its peak resident set size in KiB (from `wait4`, which
 /// reports this child alone when it has no children of its own).
 #[allow(clippy::zombie_processes)] // reaped by wait4, which std's Child does not know about
@@ -355,6 +394,9 @@ fn main() {
     }
     if wanted("cargo") {
         cargo_through_devshell(&binary);
+    }
+    if wanted("streaming") {
+        streaming(&binary);
     }
     if wanted("confinement") {
         confinement_cost();
