@@ -4,7 +4,8 @@
 //! Modules, in the order data flows: `repl` reads a line, `shell` parses (`shell::syntax`) and
 //! runs it, `builtins` act on the workspace (`vfs`), routed tools go to `session`, which syncs
 //! (`sync`, every staging-dir operation through `beneath`) and calls the backend through
-//! `plugin` (runtime, grants, cache). `config` and `state` hold settings and persistence,
+//! `plugin` (the `devshell-runtime` crate in `host/runtime`: wasmtime, grants, confinement,
+//! cache, tool streams in `stdio`). `config` and `state` hold settings and persistence,
 //! `lock` lets one command at a time hold a workspace; `progress` shows long syncs, `escape`
 //! makes untrusted text safe for the terminal; `cli` is the entry point.
 
@@ -12,17 +13,15 @@ pub mod beneath;
 pub mod builtins;
 pub mod cli;
 pub mod config;
-pub mod escape;
 pub mod lock;
-pub mod plugin;
 pub mod progress;
 pub mod repl;
 pub mod session;
 pub mod shell;
 pub mod state;
-pub mod stdio;
 pub mod sync;
 pub mod vfs;
 pub mod watch;
 
-pub use plugin::process::INTERRUPTED;
+pub use devshell_runtime as plugin;
+pub use devshell_runtime::{escape, stdio, INTERRUPTED};

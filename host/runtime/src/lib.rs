@@ -11,11 +11,15 @@ mod bounded_sleep;
 pub mod builtin;
 pub mod cache;
 pub mod confine;
+pub mod escape;
 pub mod grants;
 pub mod log;
 pub mod manifest;
 pub mod process;
 pub mod rustup;
+pub mod stdio;
+
+pub use process::INTERRUPTED;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -37,7 +41,7 @@ use crate::stdio::{Captured, ToolStdio};
 
 mod bindings {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "../../wit",
         world: "backend",
         with: { "devshell:backend/host-process.child": super::process::ChildProcess },
     });
@@ -276,7 +280,7 @@ impl Runtime {
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|ctx| {
             let state = ctx.data();
-            if crate::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+            if process::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
                 return Err(wasmtime::Error::msg("interrupted (Ctrl-C)"));
             }
             if state.own_time() > state.call_timeout {
@@ -354,7 +358,7 @@ impl PluginState {
             if let Some(done) = attempt(state.child(child), left.map_or(SLICE, |l| l.min(SLICE)))? {
                 return Ok(Some(done));
             }
-            if crate::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+            if process::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
                 state.child(child).kill();
                 return Err(HostProcessError::Timeout("interrupted (Ctrl-C); the tool was killed".into()));
             }

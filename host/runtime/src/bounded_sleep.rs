@@ -26,7 +26,7 @@ impl Pollable for BoundedSleep {
     async fn ready(&mut self) {
         loop {
             let now = tokio::time::Instant::now();
-            if now >= self.until || crate::INTERRUPTED.load(Ordering::SeqCst) {
+            if now >= self.until || crate::process::INTERRUPTED.load(Ordering::SeqCst) {
                 return;
             }
             tokio::time::sleep((self.until - now).min(POLL)).await;
