@@ -349,8 +349,13 @@ fn plugin_list() -> Result<i32> {
         match described {
             Ok(d) => {
                 let caps = &d.manifest.capabilities;
+                let incompatible = if plugin::contract_compatible(&d.contract_version) {
+                    String::new()
+                } else {
+                    format!(" INCOMPATIBLE: this devshell implements @{}, so it will not load", plugin::CONTRACT_VERSION)
+                };
                 println!(
-                    "{} {} (contract {}, {})",
+                    "{} {} (contract {}, {}){incompatible}",
                     d.manifest.name,
                     d.manifest.version,
                     d.contract_version,
