@@ -224,7 +224,7 @@ fn confinement_cost() {
     let tmp = tempfile::tempdir().unwrap();
     run_quiet(Command::new("cargo").args(["new", "-q", "--vcs", "none", "confined"]).current_dir(project.path()));
     let dir = project.path().join("confined");
-    let confinement = devshell::plugin::confine::Confinement::new(&[dir.clone(), tmp.path().to_path_buf()], &[], true);
+    let confinement = devshell::plugin::confine::Confinement::new(std::slice::from_ref(&dir), tmp.path(), &[], true);
     if let Some(shortfall) = &confinement.shortfall {
         println!("  note: {shortfall}");
     }

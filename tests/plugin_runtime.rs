@@ -6,6 +6,7 @@ use std::time::Duration;
 use devshell::plugin::cache::LoadPath;
 use devshell::plugin::grants::Grant;
 use devshell::plugin::{EntryKind, Limits, PluginError, PluginSource, ToolRequest, WorkspaceMode, CONTRACT_VERSION};
+use devshell::stdio::{Spill, ToolStdio};
 use devshell_tests::*;
 
 fn request(program: &str, args: &[&str]) -> ToolRequest {
@@ -19,11 +20,11 @@ fn request(program: &str, args: &[&str]) -> ToolRequest {
     }
 }
 
-fn stdout_of(output: &devshell::plugin::ToolOutput) -> String {
+fn stdout_of(output: &ToolOutput) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn stderr_of(output: &devshell::plugin::ToolOutput) -> String {
+fn stderr_of(output: &ToolOutput) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
@@ -157,7 +158,8 @@ fn trap_is_reported_and_poisons_only_that_instance() {
     match run_tool(&mut plugin, session, &request("trap", &[])) {
         Err(PluginError::Fault { plugin, reason }) => {
             assert_eq!(plugin, "faulty");
-            assert!(reason.contains("trapped") && reason.contains("run-tool"), "{reason}");
+            assert!(reason.starts_with("panicked: ") && reason.ends_with(", during run-tool"), "{reason}");
+            assert!(reason.contains("faulty: asked to trap (at ") && reason.contains("lib.rs:34:"), "{reason}");
         }
         other => panic!("expected a fault, got {other:?}"),
     }
@@ -242,7 +244,7 @@ fn incompatible_or_foreign_components_are_refused_by_name() {
     let mock = std::fs::read(devshell::plugin::builtin::MOCK_PATH).unwrap();
     // Same component, contract version rewritten in place (same length, so it stays valid).
     let needle = format!("devshell:backend/session@{CONTRACT_VERSION}");
-    let replacement = needle.replace("@0.1.0", "@0.9.0");
+    let replacement = needle.replace(CONTRACT_VERSION, "0.9.0");
     assert_eq!(needle.len(), replacement.len());
     let mut patched = mock.clone();
     let mut at = 0;
@@ -557,4 +559,105 @@ fn compile_cache_rebuilds_entries_swapped_between_components() {
     assert_eq!(rt.load(&faulty_source()).unwrap().load_path, LoadPath::Rebuilt);
     assert_eq!(runtime(cache.path()).load(&mock_source()).unwrap().load_path, LoadPath::Cached);
     assert_eq!(runtime(cache.path()).load(&faulty_source()).unwrap().load_path, LoadPath::Cached);
+}
+
+/// `tests/fixtures/mock-contract-0.1.0.wasm`: the mock as it was built against contract 0.1.0
+/// (committed, never rebuilt), so the adapter is tested against a real old component.
+fn mock_0_1() -> PluginSource {
+    PluginSource::File(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/mock-contract-0.1.0.wasm").into())
+}
+
+#[test]
+fn a_component_built_against_0_1_keeps_loading_and_working_beside_0_2_ones() {
+    let cache = tempfile::tempdir().unwrap();
+    let staging = tempfile::tempdir().unwrap();
+    let rt = runtime(cache.path());
+    let old = rt.load(&mock_0_1()).unwrap();
+    assert_eq!(old.description.contract_version, "0.1.0");
+    assert!(old.description.guest_fs, "every 0.1 component exports guest-fs");
+    let current = rt.load(&mock_source()).unwrap();
+    assert_eq!(current.description.contract_version, CONTRACT_VERSION);
+
+    // Mode S: its own output (0.1's tool-output bytes) reaches the run's streams, its spawns
+    // go through the same grant check as 0.2's.
+    let mut plugin = rt.instantiate(&old, staging_grant(staging.path()), Limits::default()).unwrap();
+    let session = plugin.new_session(&sync_config(staging.path())).unwrap();
+    plugin.ensure_ready(session).unwrap();
+    assert_eq!(plugin.info(session).unwrap().name, "mock");
+    let out = run_tool(&mut plugin, session, &request("cargo", &["write:a.txt=old", "print:from 0.1", "eprint:e"]))
+        .unwrap();
+    assert_eq!((out.status.code, stdout_of(&out), stderr_of(&out)), (Some(0), "from 0.1\n".into(), "e\n".into()));
+    assert_eq!(std::fs::read_to_string(staging.path().join("a.txt")).unwrap(), "old");
+    let out = run_tool(&mut plugin, session, &request("cargo", &["spawn:sh -c true"])).unwrap();
+    assert_eq!(out.status.code, Some(1));
+    assert!(stderr_of(&out).contains("denied"), "{}", stderr_of(&out));
+    plugin.shutdown(session).unwrap();
+
+    // Mode P through the adapted guest-fs, and a 0.2 instance alongside in the same runtime.
+    let mut old_guest = rt.instantiate(&old, Grant::default(), Limits::default()).unwrap();
+    let mut new_guest = rt.instantiate(&current, Grant::default(), Limits::default()).unwrap();
+    for plugin in [&mut old_guest, &mut new_guest] {
+        let session = plugin.new_session(&guest_config()).unwrap();
+        plugin.ensure_ready(session).unwrap();
+        plugin.write_file("/workspace/f.txt", b"guest").unwrap();
+        assert_eq!(plugin.read_file("/workspace/f.txt").unwrap(), b"guest");
+        let entries = plugin.list_dir("/workspace").unwrap();
+        assert_eq!(entries.iter().map(|e| (e.name.as_str(), e.stat.kind)).collect::<Vec<_>>(), [("f.txt", EntryKind::File)]);
+        let escape = plugin.read_file("/workspace/../etc/passwd").unwrap_err().to_string();
+        assert!(escape.contains("invalid path"), "{escape}");
+    }
+}
+
+#[test]
+fn a_sync_only_backend_exports_no_guest_fs_and_says_so() {
+    let cache = tempfile::tempdir().unwrap();
+    let rt = runtime(cache.path());
+    let loaded = rt.load(&faulty_source()).unwrap();
+    assert!(!loaded.description.guest_fs);
+    let sandbox = rt.load(&devshell::plugin::builtin::find("host-sandbox").unwrap()).unwrap();
+    assert!(!sandbox.description.guest_fs, "host-sandbox serves Mode S only");
+    let mut plugin = rt.instantiate(&loaded, Grant::default(), Limits::default()).unwrap();
+    let message = plugin.list_dir("/workspace").unwrap_err().to_string();
+    assert!(message.contains("no guest filesystem"), "{message}");
+    assert!(plugin.poisoned().is_none(), "a missing export is an error value, not a fault");
+}
+
+#[test]
+fn a_backend_reads_its_grant_options_and_the_tools_stdin_and_streams_output_through_tool_io() {
+    let cache = tempfile::tempdir().unwrap();
+    let staging = tempfile::tempdir().unwrap();
+    let rt = runtime(cache.path());
+    let mut grant = staging_grant(staging.path());
+    grant.env.push("RUSTFLAGS".into());
+    let mut plugin = instantiate(&rt, &mock_source(), grant, Limits::default());
+    let mut config = sync_config(staging.path());
+    config.options = vec![("image".into(), "rust:1.85".into())];
+    let session = plugin.new_session(&config).unwrap();
+    plugin.ensure_ready(session).unwrap();
+
+    let out = run_tool(&mut plugin, session, &request("cargo", &["granted", "options"])).unwrap();
+    let real = staging.path().canonicalize().unwrap();
+    assert_eq!(
+        stdout_of(&out),
+        format!("grant dir {}\ngrant env RUSTFLAGS\ngrant network false\noption image=rust:1.85\n", real.display())
+    );
+
+    // Piped stdin reaches the backend itself, end of file included.
+    let stdio = ToolStdio { stdin: Some(Spill::from_vec(b"one\ntwo\n".to_vec())), ..ToolStdio::captured() };
+    let (status, captured) = plugin.run_tool(session, &request("cargo", &["stdin", "print:eof"]), stdio, None).unwrap();
+    assert_eq!(status.code, Some(0));
+    assert_eq!(captured.stdout.into_vec().unwrap(), b"one\ntwo\neof\n");
+
+    // 64 MiB written in small chunks lands whole in the capture (which spills to disk), and the
+    // plugin's 256 MiB cap is never near: nothing is buffered in it.
+    let size: u64 = 64 << 20;
+    let (status, captured) = plugin
+        .run_tool(session, &request("cargo", &[&format!("flood:{size}")]), ToolStdio::captured(), None)
+        .unwrap();
+    assert_eq!(status.code, Some(0));
+    assert_eq!(captured.stdout.len(), size);
+    let mut reader = captured.stdout.into_reader().unwrap();
+    let mut head = [0u8; 30];
+    std::io::Read::read_exact(&mut reader, &mut head).unwrap();
+    assert_eq!(&head, b"abcdefghijklmnopqrstuvwxyzabcd");
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 use devshell::plugin::cache::CompileCache;
 use devshell::plugin::grants::Grant;
 use devshell::plugin::{
-    builtin, Limits, PluginError, PluginInstance, PluginSource, Runtime, SessionConfig, SessionHandle, ToolOutput,
+    builtin, ExitStatus, Limits, PluginError, PluginInstance, PluginSource, Runtime, SessionConfig, SessionHandle,
     ToolRequest, WorkspaceMode,
 };
 use devshell::stdio::ToolStdio;
@@ -76,17 +76,22 @@ pub fn mock_settings(cache: &Path) -> devshell::config::Settings {
     }
 }
 
-/// `run-tool` with both outputs captured: what the plugin's children wrote (through the host),
-/// then what the plugin returned itself, as one output.
+/// How a tool run ended and what it wrote.
+#[derive(Debug)]
+pub struct ToolOutput {
+    pub status: ExitStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+/// `run-tool` with both outputs captured (what the plugin's children and the plugin wrote).
 pub fn run_tool(
     plugin: &mut PluginInstance,
     session: SessionHandle,
     request: &ToolRequest,
 ) -> Result<ToolOutput, PluginError> {
-    let (output, captured) = plugin.run_tool(session, request, ToolStdio::captured())?;
-    let mut stdout = captured.stdout.into_vec().expect("captured stdout");
-    let mut stderr = captured.stderr.into_vec().expect("captured stderr");
-    stdout.extend(output.stdout);
-    stderr.extend(output.stderr);
-    Ok(ToolOutput { status: output.status, stdout, stderr })
+    let (status, captured) = plugin.run_tool(session, request, ToolStdio::captured(), None)?;
+    let stdout = captured.stdout.into_vec().expect("captured stdout");
+    let stderr = captured.stderr.into_vec().expect("captured stderr");
+    Ok(ToolOutput { status, stdout, stderr })
 }

@@ -10,7 +10,7 @@
 
 use std::ffi::OsStr;
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
@@ -259,7 +259,7 @@ impl Beneath {
     pub fn write_file(
         &self,
         relative: &str,
-        data: &[u8],
+        data: &mut dyn std::io::Read,
         executable: bool,
         mtime_ns: u64,
     ) -> std::io::Result<(Meta, Option<String>)> {
@@ -279,7 +279,7 @@ impl Beneath {
         let fd = rustix::fs::openat(&dir, temp.as_str(), flags, mode).map_err(io)?;
         let written = (|| -> std::io::Result<Meta> {
             let mut file = File::from(fd);
-            file.write_all(data)?;
+            std::io::copy(data, &mut file)?;
             // The mode asked for at creation is cut by the umask; set it exactly.
             let current = file.metadata()?.permissions().mode();
             let wanted = if executable { current | 0o111 } else { current & !0o111 };
@@ -388,12 +388,12 @@ mod tests {
         assert!(root.read_file("d/secret", 1 << 20).is_err(), "read through a symlinked dir");
         assert!(root.read_file("f", 1 << 20).is_err(), "read through a symlinked file");
         // Writes replace the symlink with a real directory/file instead of writing through.
-        let (_, replaced) = root.write_file("d/secret", b"mine", false, 0).unwrap();
+        let (_, replaced) = root.write_file("d/secret", &mut &b"mine"[..], false, 0).unwrap();
         assert_eq!(replaced.as_deref(), Some("d"));
-        root.write_file("f", b"mine", false, 0).unwrap();
+        root.write_file("f", &mut &b"mine"[..], false, 0).unwrap();
         // A hard link to an outside file is replaced, not written through.
         std::fs::hard_link(outside.join("secret"), root.path().join("hard")).unwrap();
-        root.write_file("hard", b"mine", false, 0).unwrap();
+        root.write_file("hard", &mut &b"mine"[..], false, 0).unwrap();
         root.remove("d").unwrap();
         assert_eq!(std::fs::read(outside.join("secret")).unwrap(), b"canary");
         assert!(std::fs::symlink_metadata(root.path().join("f")).unwrap().is_file());
@@ -420,9 +420,9 @@ mod tests {
         assert!(matches!(root.read_file("fifo", 10), Err(ReadError::NotRegular(Kind::Special))));
         assert_eq!(root.lstat("fifo").unwrap().kind, Kind::Special);
         // Writing where a FIFO is replaces it without opening it (which would block).
-        root.write_file("fifo", b"data", false, 0).unwrap();
+        root.write_file("fifo", &mut &b"data"[..], false, 0).unwrap();
         assert_eq!(root.read_file("fifo", 10).unwrap().0, b"data");
-        root.write_file("big", &[0u8; 100], false, 0).unwrap();
+        root.write_file("big", &mut &[0u8; 100][..], false, 0).unwrap();
         assert!(matches!(root.read_file("big", 99), Err(ReadError::TooBig { size: 100, limit: 99 })));
         assert_eq!(root.read_file("big", 100).unwrap().0.len(), 100);
     }
@@ -434,7 +434,7 @@ mod tests {
         let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
         assert!(root.open_by_components("d/secret", flags, Mode::empty()).is_err());
         assert!(root.open_by_components("../outside/secret", flags, Mode::empty()).is_err());
-        root.write_file("x/y", b"ok", false, 0).unwrap();
+        root.write_file("x/y", &mut &b"ok"[..], false, 0).unwrap();
         assert!(root.open_by_components("x/y", flags, Mode::empty()).is_ok());
     }
 }

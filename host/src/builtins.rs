@@ -7,6 +7,7 @@
 use std::path::Path;
 
 use crate::shell::{Flow, Io, Shell, Status};
+use crate::textutil;
 use crate::vfs::{self, Content, Node, NodeKind, Vfs};
 
 pub type Builtin = fn(&mut Shell, &[String], &mut Io) -> Status;
@@ -41,6 +42,12 @@ const BUILTINS: &[(&str, Builtin, &str, &str)] = &[
         "Export variables to tools; or write workspace PATH out to host directory HOSTDIR.",
     ),
     ("unset", unset, "unset NAME…", "Remove variables."),
+    (
+        "xargs",
+        xargs,
+        "xargs [-n N] [COMMAND [ARG…]]",
+        "Run COMMAND (default echo) with the words read from stdin appended, N at a time with -n.",
+    ),
     ("env", env, "env", "Print exported variables."),
     ("set", set, "set -e | set +e", "Exit on the first failing command (-e), or stop doing so (+e)."),
     ("source", source, "source FILE [ARG…]", "Run a workspace script in this shell, with ARGs as $1…"),
@@ -70,8 +77,43 @@ pub fn find(name: &str) -> Option<Builtin> {
     BUILTINS.iter().find(|b| b.0 == name).map(|b| b.1)
 }
 
+/// The builtins and the text tools.
 pub fn names() -> impl Iterator<Item = &'static str> {
-    BUILTINS.iter().map(|b| b.0)
+    BUILTINS.iter().map(|b| b.0).chain(textutil::TOOLS.iter().map(|t| t.0))
+}
+
+/// Run the text tool `name` (`grep`, `sort`, …, see [`textutil`]) over the workspace; `None`
+/// when there is no such tool.
+pub fn text_tool(shell: &mut Shell, name: &str, args: &[String], io: &mut Io) -> Option<Status> {
+    if !textutil::TOOLS.iter().any(|t| t.0 == name) {
+        return None;
+    }
+    let stdin = io.take_stdin();
+    let cwd = shell.cwd.clone();
+    let output = textutil::run(name, args, &stdin, &cwd, &mut shell.vfs)?;
+    io.out(output.stdout);
+    io.err(output.stderr);
+    Some(Ok(output.status))
+}
+
+/// The workspace as the text tools see it.
+impl textutil::Workspace for Vfs {
+    fn read(&self, path: &str) -> Result<Vec<u8>, String> {
+        Vfs::read(self, path).map_err(|e| e.to_string())
+    }
+    fn is_dir(&self, path: &str) -> bool {
+        Vfs::is_dir(self, path)
+    }
+    fn exists(&self, path: &str) -> bool {
+        Vfs::exists(self, path)
+    }
+    fn list(&self, path: &str) -> Result<Vec<String>, String> {
+        Ok(Vfs::list(self, path).map_err(|e| e.to_string())?.into_iter().map(|(name, _)| name).collect())
+    }
+    fn write(&mut self, path: &str, data: &[u8], append: bool) -> Result<(), String> {
+        let written = if append { Vfs::append(self, path, data) } else { Vfs::write(self, path, data.to_vec()) };
+        written.map_err(|e| e.to_string())
+    }
 }
 
 /// Split leading `-x` flags (combined like `-rf`) from operands; `--` ends flags.
@@ -547,9 +589,9 @@ fn export_tree(shell: &Shell, root: &str, host: &Path, io: &mut Io) -> i32 {
             NodeKind::Dir => target.ensure_dir(relative).map(drop),
             NodeKind::File { executable, .. } => shell
                 .vfs
-                .read(path)
+                .reader(path)
                 .map_err(|e| std::io::Error::other(e.to_string()))
-                .and_then(|data| target.write_file(relative, &data, *executable, node.mtime_ns).map(drop)),
+                .and_then(|mut data| target.write_file(relative, &mut data, *executable, node.mtime_ns).map(drop)),
             NodeKind::Symlink { target: link } => target.symlink(relative, link).map(drop),
         };
         if let Err(e) = result {
@@ -682,11 +724,16 @@ fn help(_: &mut Shell, args: &[String], io: &mut Io) -> Status {
             for (name, _, usage, _) in BUILTINS {
                 io.out(format!("  {name:<9} {usage}\n"));
             }
+            io.out("Text tools over the workspace (GNU-compatible; help NAME for their flags):\n ");
+            for (name, _, _) in textutil::TOOLS {
+                io.out(format!(" {name}"));
+            }
+            io.out("\n");
             io.out("Routed tools (cargo, rustup, rustc, …) run in the execution backend; see `backend`.\n");
             Ok(0)
         }
-        Some(name) => match BUILTINS.iter().find(|b| b.0 == name) {
-            Some((_, _, usage, description)) => {
+        Some(name) => match BUILTINS.iter().map(|b| (b.0, b.2, b.3)).chain(textutil::TOOLS.iter().copied()).find(|b| b.0 == name) {
+            Some((_, usage, description)) => {
                 io.out(format!("usage: {usage}\n{description}\n"));
                 Ok(0)
             }
@@ -696,6 +743,37 @@ fn help(_: &mut Shell, args: &[String], io: &mut Io) -> Status {
             }
         },
     }
+}
+
+fn xargs(shell: &mut Shell, args: &[String], io: &mut Io) -> Status {
+    let (per_run, command) = match args {
+        [flag, n, rest @ ..] if flag == "-n" => match n.parse::<usize>() {
+            Ok(n) if n > 0 => (n, rest),
+            _ => {
+                io.error("xargs", format!("invalid number for -n: {n:?} (usage: {})", usage("xargs")));
+                return Ok(1);
+            }
+        },
+        [flag, ..] if flag.starts_with('-') && flag.len() > 1 => {
+            io.error("xargs", format!("unknown option {flag} (usage: {})", usage("xargs")));
+            return Ok(1);
+        }
+        rest => (usize::MAX, rest),
+    };
+    let command: Vec<String> = if command.is_empty() { vec!["echo".into()] } else { command.to_vec() };
+    let input = String::from_utf8_lossy(&io.take_stdin()).into_owned();
+    let words: Vec<String> = input.split_whitespace().map(String::from).collect();
+    // GNU: with no input, the command runs once with no words (unless -r).
+    let batches: Vec<&[String]> = if words.is_empty() { vec![&[]] } else { words.chunks(per_run).collect() };
+    let mut status = 0;
+    for batch in batches {
+        let argv: Vec<String> = command.iter().chain(batch).cloned().collect();
+        // GNU xargs: 123 when any run failed.
+        if shell.run_argv(&argv, io)? != 0 {
+            status = 123;
+        }
+    }
+    Ok(status)
 }
 
 fn history(shell: &mut Shell, _: &[String], io: &mut Io) -> Status {

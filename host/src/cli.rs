@@ -5,13 +5,15 @@
 //! holds it throughout; a REPL one entry at a time, taking up what others saved before each.
 
 use std::io::{IsTerminal, Read};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
+use crate::blobs::BlobStore;
 use crate::lock::{self, Stamp, WorkspaceLock};
-use crate::plugin::{self, builtin, PluginSource};
+use crate::manage::PluginCommand;
 use crate::session::Sessions;
 use crate::shell::{Flow, Shell};
 use crate::sync::SyncManifest;
@@ -54,7 +56,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Commands {
-    /// Inspect backend plugins.
+    /// Manage backend plugins: list, inspect, install, remove, grant, revoke, new.
     #[command(subcommand)]
     Plugin(PluginCommand),
     /// List staging dirs no workspace uses any more (its state file is gone or moved on).
@@ -63,14 +65,6 @@ enum Commands {
         #[arg(long)]
         remove: bool,
     },
-}
-
-#[derive(Subcommand, Debug)]
-enum PluginCommand {
-    /// List built-in and configured backends, what they ask for and what they are granted.
-    List,
-    /// Show the manifest and contract version of a component file.
-    Inspect { file: PathBuf },
 }
 
 /// Entry point; returns the process exit status.
@@ -83,8 +77,7 @@ pub fn main() -> i32 {
     let cli = Cli::parse_from(args);
     init_logging();
     let result = match &cli.subcommand {
-        Some(Commands::Plugin(PluginCommand::List)) => plugin_list(),
-        Some(Commands::Plugin(PluginCommand::Inspect { file })) => plugin_inspect(file),
+        Some(Commands::Plugin(command)) => crate::manage::run(command),
         Some(Commands::Gc { remove }) => gc(*remove),
         None => run_shell(cli),
     };
@@ -152,6 +145,7 @@ fn run_shell(cli: Cli) -> Result<i32> {
     };
 
     let eager = settings.eager;
+    let big_file = settings.max_file_bytes;
     let mut vfs = Vfs::default();
     let sessions = Sessions::new(settings, &state_path, SyncManifest::default(), &mut vfs);
     let mut shell = Shell::new(vfs, Box::new(sessions));
@@ -163,11 +157,11 @@ fn run_shell(cli: Cli) -> Result<i32> {
     }));
     let described = unit.as_ref().map_or("devshell (starting a REPL)", |unit| unit.described.as_str());
     // Before the SIGINT handler: Ctrl-C while waiting here simply ends devshell.
-    let (mut workspace, held) = Workspace::open(state_path, &mut shell, described)?;
+    let (mut workspace, held) = Workspace::open(state_path, big_file, &mut shell, described)?;
     // SIGINT stops a running script between commands; a tool that owns the terminal gets it itself.
     unsafe {
         signal_hook::low_level::register(signal_hook::consts::SIGINT, || {
-            crate::INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst)
+            crate::plugin::interrupt()
         })?;
     }
     if eager {
@@ -214,14 +208,17 @@ struct Workspace {
     cwd: String,
     /// The sync manifest's sync count at the last load or save.
     syncs: u64,
+    /// Where the workspace's big files live (beside the state file).
+    blobs: Arc<BlobStore>,
 }
 
 impl Workspace {
     /// Hold the workspace for `command` and load it into `shell`, with its saved directory
     /// (an empty workspace when there is no state file yet).
-    fn open(path: PathBuf, shell: &mut Shell, command: &str) -> Result<(Workspace, WorkspaceLock)> {
+    fn open(path: PathBuf, big_file: u64, shell: &mut Shell, command: &str) -> Result<(Workspace, WorkspaceLock)> {
         let held = WorkspaceLock::acquire(&path, command)?;
-        let mut workspace = Workspace { path, stamp: None, generation: 0, cwd: String::new(), syncs: 0 };
+        let blobs = Arc::new(BlobStore::beside(&path, big_file));
+        let mut workspace = Workspace { path, stamp: None, generation: 0, cwd: String::new(), syncs: 0, blobs };
         workspace.load(shell, false)?;
         Ok((workspace, held))
     }
@@ -244,6 +241,7 @@ impl Workspace {
         let saved = state::load(&self.path)?.unwrap_or_default();
         tracing::debug!(elapsed = ?loading.elapsed(), "state loaded");
         shell.vfs = saved.vfs;
+        shell.vfs.set_blob_store(Arc::clone(&self.blobs));
         shell.backend.replace_manifest(saved.sync, &mut shell.vfs);
         let cwd = if keep_cwd { std::mem::take(&mut shell.cwd) } else { saved.cwd };
         shell.cwd = if shell.vfs.is_dir(&cwd) { cwd } else { "/".into() };
@@ -324,66 +322,4 @@ fn gc(remove: bool) -> Result<i32> {
         println!("run `devshell gc --remove` to delete them");
     }
     Ok(0)
-}
-
-fn plugin_list() -> Result<i32> {
-    let file = config::load_file()?;
-    let mut rows: Vec<(PluginSource, String)> =
-        builtin::all().map(|s| (s, "yes (built-in grant)".to_string())).collect();
-    for (name, plugin) in &file.plugins {
-        let granted = match &plugin.grant {
-            None => format!(
-                "no: nothing granted; add [plugins.{name}.grant] to {}",
-                config::config_path().map(|p| p.display().to_string()).unwrap_or_default()
-            ),
-            Some(granted) => granted.to_string(),
-        };
-        rows.push((PluginSource::File(plugin.path.clone()), granted));
-    }
-    println!(
-        "Tools a backend spawns run confined to its grant (dirs, network); here that is {}.\n",
-        plugin::confine::kernel_support()
-    );
-    for (source, granted) in rows {
-        let described = source.read().and_then(|bytes| plugin::describe(&bytes));
-        match described {
-            Ok(d) => {
-                let caps = &d.manifest.capabilities;
-                let incompatible = if plugin::contract_compatible(&d.contract_version) {
-                    String::new()
-                } else {
-                    format!(" INCOMPATIBLE: this devshell implements @{}, so it will not load", plugin::CONTRACT_VERSION)
-                };
-                println!(
-                    "{} {} (contract {}, {}){incompatible}",
-                    d.manifest.name,
-                    d.manifest.version,
-                    d.contract_version,
-                    source.describe()
-                );
-                println!("    {}", d.manifest.description);
-                println!("    requests: {caps}");
-                println!("    granted:  {granted}");
-            }
-            Err(e) => println!("{}: unusable: {e:#}", source.describe()),
-        }
-    }
-    Ok(0)
-}
-
-fn plugin_inspect(file: &Path) -> Result<i32> {
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let d = plugin::describe(&bytes)
-        .with_context(|| format!("{} is not a valid devshell backend component", file.display()))?;
-    let compatible = if plugin::contract_compatible(&d.contract_version) { "compatible" } else { "INCOMPATIBLE" };
-    println!("name:         {}", d.manifest.name);
-    println!("version:      {}", d.manifest.version);
-    println!("description:  {}", d.manifest.description);
-    println!(
-        "contract:     devshell:backend@{} ({compatible}; this devshell implements @{})",
-        d.contract_version,
-        plugin::CONTRACT_VERSION
-    );
-    println!("requests:     {}", d.manifest.capabilities);
-    Ok(if compatible == "compatible" { 0 } else { 1 })
 }

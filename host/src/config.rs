@@ -108,6 +108,34 @@ pub fn config_path() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "devshell").map(|d| d.config_dir().join("config.toml"))
 }
 
+/// Where `devshell plugin install` keeps components: `plugins/` beside the config file.
+pub fn plugins_dir() -> Option<PathBuf> {
+    config_path().and_then(|path| path.parent().map(|dir| dir.join("plugins")))
+}
+
+/// Change the config file with `edit` (through `toml_edit`, so the user's comments and layout
+/// stay) and write it back atomically, only if the result still loads. Returns its path.
+pub fn edit_file(edit: impl FnOnce(&mut toml_edit::DocumentMut) -> Result<()>) -> Result<PathBuf> {
+    let path = config_path().context("no config dir; set DEVSHELL_CONFIG to the config file's path")?;
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("cannot read config file {}", path.display())),
+    };
+    let mut doc: toml_edit::DocumentMut =
+        text.parse().with_context(|| format!("invalid config file {}", path.display()))?;
+    edit(&mut doc)?;
+    let edited = doc.to_string();
+    toml::from_str::<FileConfig>(&edited)
+        .with_context(|| format!("the change would make {} invalid, so it was not made", path.display()))?;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut temp = tempfile::Builder::new().prefix(".config.toml").tempfile_in(dir)?;
+    std::io::Write::write_all(&mut temp, edited.as_bytes())?;
+    temp.persist(&path).map_err(|e| e.error).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
+}
+
 fn lazy_rules<'de, D: serde::Deserializer<'de>>(patterns: D) -> Result<Option<crate::sync::Rules>, D::Error> {
     let patterns = Vec::<String>::deserialize(patterns)?;
     crate::sync::Rules::new(&patterns).map(Some).map_err(serde::de::Error::custom)
@@ -137,7 +165,7 @@ fn truthy(name: &str, value: &str) -> Result<bool> {
 pub const BUILTIN_BACKENDS: &[&str] = &["host-sandbox", "mock"];
 
 /// Merge file, environment and the `--backend` flag.
-pub fn resolve(file: FileConfig, backend_flag: Option<String>) -> Result<Settings> {
+pub fn resolve(mut file: FileConfig, backend_flag: Option<String>) -> Result<Settings> {
     let vm_on = match env(ENV_VM) {
         Some(value) => truthy(ENV_VM, &value)?,
         None => true,
@@ -153,12 +181,28 @@ pub fn resolve(file: FileConfig, backend_flag: Option<String>) -> Result<Setting
             "host-sandbox".into()
         }
         name if BUILTIN_BACKENDS.contains(&name) || file.plugins.contains_key(name) => name.into(),
+        // A component file, run directly: under the grant of its config entry if it has one,
+        // else with nothing granted.
+        name if name.ends_with(".wasm") || name.contains('/') => {
+            let path = std::fs::canonicalize(name)
+                .with_context(|| format!("--backend {name:?}: cannot open the component file"))?;
+            let entry = file.plugins.iter().find(|(_, p)| std::fs::canonicalize(&p.path).is_ok_and(|p| p == path));
+            match entry {
+                Some((key, _)) => key.clone(),
+                None => {
+                    let plugin = PluginConfig { path, grant: None, options: BTreeMap::new() };
+                    file.plugins.insert(name.to_string(), plugin);
+                    name.into()
+                }
+            }
+        }
         name => {
             let mut known: Vec<String> = BUILTIN_BACKENDS.iter().map(|s| s.to_string()).collect();
             known.extend(file.plugins.keys().cloned());
             bail!(
-                "{ENV_BACKEND}/--backend {name:?} is not a known backend; accepted: host (= host-sandbox), auto, {} \
-                 (lima and beta are not available in this build; add third-party backends under [plugins] in the config file)",
+                "{ENV_BACKEND}/--backend {name:?} is not a known backend; accepted: host (= host-sandbox), auto, {}, \
+                 or a component file (./x.wasm) (lima and beta are not available in this build; install third-party \
+                 backends with `devshell plugin install FILE.wasm`)",
                 known.join(", ")
             );
         }

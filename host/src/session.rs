@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 
 use crate::config::Settings;
 use crate::plugin::cache::CompileCache;
@@ -44,6 +44,12 @@ impl Sessions {
         let mirror = Mirror::new(base, state_path, manifest, settings.lazy.clone(), settings.max_file_bytes);
         vfs.set_lazy_source(mirror.lazy_source());
         Sessions { settings, mirror, runtime: None, active: None, last_failure: None }
+    }
+
+    /// What the running backend spawned and was denied since the last call (see
+    /// [`crate::plugin::Record`]); empty when no session runs.
+    pub fn take_record(&mut self) -> crate::plugin::Record {
+        self.active.as_mut().map(|a| a.instance.take_record()).unwrap_or_default()
     }
 
     /// The staging dir (what a Mode S backend is granted).
@@ -83,15 +89,9 @@ impl Sessions {
                 network: self.settings.sandbox_network,
                 ..Capabilities::default()
             },
-            "mock" => Capabilities { dirs: staging_only(), ..Capabilities::default() },
-            name => {
-                let granted = self.settings.plugins.get(name).and_then(|p| p.grant.clone()).unwrap_or_default();
-                eprintln!(
-                    "devshell: plugin `{name}` ({} {}) asks for {asked}; granted {granted}",
-                    manifest.name, manifest.version
-                );
-                granted
-            }
+            // The routed tools, offline: what the mock runs when a run is not a script of ops.
+            "mock" => Capabilities { programs: self.settings.routed.clone(), dirs: staging_only(), ..Capabilities::default() },
+            name => self.settings.plugins.get(name).and_then(|p| p.grant.clone()).unwrap_or_default(),
         };
         // Never more than the plugin declared, whatever the config grants.
         let (effective, not_asked) = granted.within(asked);
@@ -100,6 +100,16 @@ impl Sessions {
                 "devshell: granted to `{}` but not asked for in its manifest, so not given: {}",
                 self.settings.backend,
                 not_asked.join(", ")
+            );
+        }
+        if !matches!(self.settings.backend.as_str(), "host-sandbox" | "mock") {
+            // One short line; the whole grant is under `backend` and `devshell plugin list`.
+            eprintln!(
+                "devshell: backend `{}` ({} {}): granted {}",
+                self.settings.backend,
+                manifest.name,
+                manifest.version,
+                effective.summary()
             );
         }
         let Capabilities { programs, dirs, read_dirs, network, env } = effective;
@@ -146,6 +156,13 @@ impl Sessions {
         }
         let runtime = self.runtime.as_ref().expect("just created");
         let loaded = runtime.load(&self.source()?)?;
+        if self.settings.mode == WorkspaceMode::Guest && !loaded.description.guest_fs {
+            bail!(
+                "backend `{}` serves only the sync workspace mode (it exports no guest-fs); unset {} or set it to sync",
+                self.settings.backend,
+                crate::config::ENV_WORKSPACE_MODE
+            );
+        }
         let limits = Limits { call_timeout: self.settings.call_timeout, memory_bytes: self.settings.memory_bytes };
         let grant = self.grant(&loaded.description.manifest)?;
         let mut instance = runtime.instantiate(&loaded, grant, limits)?;
@@ -215,8 +232,14 @@ impl ToolBackend for Sessions {
             capture: call.stdio.captures(),
             timeout_ms: self.settings.exec_timeout.map(|t| t.as_millis() as u64),
         };
+        // A workspace program (`./target/debug/app`): its file in the staging dir, which the
+        // plugin may run because the user named it.
+        let workspace_program = (self.syncs() && request.program.contains('/')).then(|| {
+            let logical = crate::vfs::resolve(&format!("/{}", request.cwd), &request.program);
+            self.staging_dir().join(logical.trim_start_matches('/'))
+        });
         let active = self.active.as_mut().expect("started");
-        let outcome = active.instance.run_tool(active.session, &request, call.stdio);
+        let outcome = active.instance.run_tool(active.session, &request, call.stdio, workspace_program);
         // Pull even after a failed run: whatever the tool changed must not be lost.
         if self.syncs() {
             match self.mirror.after_tool(vfs) {
@@ -230,14 +253,8 @@ impl ToolBackend for Sessions {
             }
         }
         match outcome {
-            Ok((output, mut captured)) => {
-                // What the plugin captured itself (a plugin that pipes its children, or prints).
-                captured.stdout.append(&output.stdout)?;
-                captured.stderr.append(&output.stderr)?;
-                Ok(ToolResult {
-                    status: output.status.code.unwrap_or_else(|| 128 + output.status.signal.unwrap_or(0)),
-                    captured,
-                })
+            Ok((status, captured)) => {
+                Ok(ToolResult { status: status.code.unwrap_or_else(|| 128 + status.signal.unwrap_or(0)), captured })
             }
             Err(e) => Err(self.fail(e.into())),
         }

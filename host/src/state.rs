@@ -17,8 +17,11 @@ use crate::sync::SyncManifest;
 use crate::vfs::Vfs;
 
 const MAGIC: &[u8] = b"DEVSHELL-STATE\n";
-/// Version 3: lazy files relative to the staging dir, whose identity the sync manifest records.
-pub const FORMAT_VERSION: u32 = 3;
+/// Version 4: big files as content hashes into the blob store beside the state file. Version 3
+/// (lazy files relative to the staging dir, whose identity the sync manifest records) has the
+/// same layout without big files, so it is read as it is.
+pub const FORMAT_VERSION: u32 = 4;
+const SAME_LAYOUT_SINCE: u32 = 3;
 /// Version 2 is read and converted: its lazy files pointed at a staging dir by absolute path,
 /// so they are dropped (build output, rebuilt by the next build) with its sync record.
 const OLDEST_READABLE: u32 = 2;
@@ -72,7 +75,7 @@ pub fn load(path: &Path) -> Result<Option<SavedState>> {
 
 /// Decode and validate one payload of a readable format version.
 fn decode(version: u32, payload: &[u8]) -> Result<SavedState> {
-    let mut state: SavedState = if version == FORMAT_VERSION {
+    let mut state: SavedState = if version >= SAME_LAYOUT_SINCE {
         postcard::from_bytes(payload).context("cannot decode")?
     } else {
         // Format 2 has the same workspace and directory; its sync record is not carried over.
@@ -116,6 +119,8 @@ pub fn save(path: &Path, state: &StateRef<'_>) -> Result<()> {
     if let Ok(dir) = std::fs::File::open(dir) {
         let _ = dir.sync_all();
     }
+    // Only now: until the new state is in place, the old one may still refer to them.
+    state.vfs.prune_blobs();
     Ok(())
 }
 

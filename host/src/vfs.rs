@@ -4,16 +4,21 @@
 //! Owns path normalization (`..` never climbs above `/`), node metadata (executable bit, mtime)
 //! and change tracking: every mutation stamps the node with a new generation, deletions leave a
 //! tombstone, so the sync engine can ask "what changed since generation G" without a walk. File
-//! content may be bytes in memory or a file in the backend's staging dir read lazily (build
-//! output), through a [`LazySource`] the session attaches. Knows nothing of the shell, sessions
+//! content may be bytes in memory, a file in the backend's staging dir read lazily (build
+//! output), through a [`LazySource`] the session attaches, or, above a size threshold, a file
+//! in the [`BlobStore`] beside the state file (a redirect of a gigabyte of output). Knows nothing of the shell, sessions
 //! or the host filesystem. A loaded workspace is untrusted until [`Vfs::check`] accepts it.
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
+
+use crate::blobs::BlobStore;
+use crate::stdio::Spill;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Content {
@@ -22,6 +27,8 @@ pub enum Content {
     /// A file in the staging dir read on demand (kept out of memory); `path` is relative to
     /// the staging root, `size` as of the last sync.
     Host { path: PathBuf, size: u64 },
+    /// A big file kept in the [`BlobStore`], named by the hash of its content.
+    Blob { hash: String, size: u64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,6 +83,9 @@ pub struct Vfs {
     /// Where lazy (`Content::Host`) files are read from; attached by the session.
     #[serde(skip)]
     lazy: Option<Arc<dyn LazySource>>,
+    /// Where big files live; attached by whoever knows the state file.
+    #[serde(skip)]
+    blobs: Option<Arc<BlobStore>>,
 }
 
 /// Reads the lazy files of a workspace (the staging dir, beneath its handle).
@@ -113,7 +123,7 @@ impl Default for Vfs {
     fn default() -> Self {
         let mut nodes = BTreeMap::new();
         nodes.insert("/".to_string(), Node { kind: NodeKind::Dir, mtime_ns: now_ns(), changed: 0 });
-        Vfs { nodes, tombstones: BTreeMap::new(), generation: 0, lazy: None }
+        Vfs { nodes, tombstones: BTreeMap::new(), generation: 0, lazy: None, blobs: None }
     }
 }
 
@@ -154,6 +164,34 @@ impl Vfs {
     /// Read lazy files through `source` from now on.
     pub fn set_lazy_source(&mut self, source: Arc<dyn LazySource>) {
         self.lazy = Some(source);
+    }
+
+    /// Keep files above the store's threshold in `store` from now on.
+    pub fn set_blob_store(&mut self, store: Arc<BlobStore>) {
+        self.blobs = Some(store);
+    }
+
+    /// The hashes of every file kept in the blob store.
+    pub fn blob_hashes(&self) -> impl Iterator<Item = &str> {
+        self.nodes.values().filter_map(|node| match &node.kind {
+            NodeKind::File { content: Content::Blob { hash, .. }, .. } => Some(hash.as_str()),
+            _ => None,
+        })
+    }
+
+    /// Remove the stored big files this workspace no longer refers to (after a save).
+    pub fn prune_blobs(&self) {
+        if let Some(store) = &self.blobs {
+            store.retain(&self.blob_hashes().collect());
+        }
+    }
+
+    fn blob_store(&self, path: &str) -> VfsResult<&BlobStore> {
+        self.blobs.as_deref().ok_or_else(|| VfsError::Io(path.into(), "a big file, and no file store is attached".into()))
+    }
+
+    fn open_blob(&self, path: &str, hash: &str) -> VfsResult<std::fs::File> {
+        self.blob_store(path)?.open(hash).map_err(|e| VfsError::Io(path.into(), format!("its content is gone: {e}")))
     }
 
     fn read_lazy(&self, path: &str, relative: &std::path::Path) -> VfsResult<Vec<u8>> {
@@ -238,15 +276,31 @@ impl Vfs {
         match &self.nodes[&real].kind {
             NodeKind::File { content: Content::Bytes(bytes), .. } => Ok(bytes.as_ref().clone()),
             NodeKind::File { content: Content::Host { path: relative, .. }, .. } => self.read_lazy(path, relative),
+            NodeKind::File { content: Content::Blob { hash, .. }, .. } => {
+                let mut bytes = Vec::new();
+                self.open_blob(path, hash)?.read_to_end(&mut bytes).map_err(|e| VfsError::Io(path.into(), e.to_string()))?;
+                Ok(bytes)
+            }
             NodeKind::Dir => Err(VfsError::IsADirectory(path.into())),
             NodeKind::Symlink { .. } => unreachable!("follow resolves symlinks"),
+        }
+    }
+
+    /// A file's content as a stream: a big one is never read whole into memory.
+    pub fn reader(&self, path: &str) -> VfsResult<Box<dyn Read + Send>> {
+        let real = self.follow(path)?;
+        match &self.nodes[&real].kind {
+            NodeKind::File { content: Content::Blob { hash, .. }, .. } => {
+                Ok(Box::new(std::io::BufReader::with_capacity(1 << 16, self.open_blob(path, hash)?)))
+            }
+            _ => Ok(Box::new(std::io::Cursor::new(self.read(path)?))),
         }
     }
 
     pub fn size(node: &Node) -> u64 {
         match &node.kind {
             NodeKind::File { content: Content::Bytes(b), .. } => b.len() as u64,
-            NodeKind::File { content: Content::Host { size, .. }, .. } => *size,
+            NodeKind::File { content: Content::Host { size, .. } | Content::Blob { size, .. }, .. } => *size,
             NodeKind::Symlink { target } => target.len() as u64,
             NodeKind::Dir => 0,
         }
@@ -254,18 +308,64 @@ impl Vfs {
 
     /// Create or replace a file's content, keeping its executable bit.
     pub fn write(&mut self, path: &str, data: Vec<u8>) -> VfsResult<()> {
+        let real = self.writable_file(path)?;
+        let executable = matches!(self.nodes.get(&real), Some(Node { kind: NodeKind::File { executable: true, .. }, .. }));
+        self.insert(&real, NodeKind::File { content: Content::Bytes(Arc::new(data)), executable }, now_ns());
+        Ok(())
+    }
+
+    /// Where a write to `path` lands (through symlinks), refused when that is a directory or
+    /// its parent is not one.
+    fn writable_file(&self, path: &str) -> VfsResult<String> {
         let real = match self.follow(path) {
             Ok(real) => real,
             Err(VfsError::NotFound(_)) => path.to_string(),
             Err(e) => return Err(e),
         };
         self.require_parent_dir(&real)?;
-        let executable = match self.nodes.get(&real) {
-            Some(Node { kind: NodeKind::Dir, .. }) => return Err(VfsError::IsADirectory(path.into())),
-            Some(Node { kind: NodeKind::File { executable, .. }, .. }) => *executable,
-            _ => false,
+        if let Some(Node { kind: NodeKind::Dir, .. }) = self.nodes.get(&real) {
+            return Err(VfsError::IsADirectory(path.into()));
+        }
+        Ok(real)
+    }
+
+    /// Create or replace a file with what `spill` holds: above the blob store's threshold it
+    /// goes to the store without passing through memory whole.
+    pub fn write_spill(&mut self, path: &str, spill: Spill) -> VfsResult<()> {
+        self.write_spilled(path, spill.len(), spill.into_reader().map_err(|e| VfsError::Io(path.into(), e.to_string()))?)
+    }
+
+    /// Append what `spill` holds, by the same rule as [`Vfs::write_spill`].
+    pub fn append_spill(&mut self, path: &str, spill: Spill) -> VfsResult<()> {
+        let existing = match self.follow(path) {
+            Ok(real) => self.nodes.get(&real).map_or(0, Vfs::size),
+            Err(VfsError::NotFound(_)) => 0,
+            Err(e) => return Err(e),
         };
-        self.insert(&real, NodeKind::File { content: Content::Bytes(Arc::new(data)), executable }, now_ns());
+        let total = existing + spill.len();
+        let added = spill.into_reader().map_err(|e| VfsError::Io(path.into(), e.to_string()))?;
+        if existing == 0 {
+            return self.write_spilled(path, total, added);
+        }
+        let current = self.reader(path)?;
+        self.write_spilled(path, total, Box::new(current.chain(added)))
+    }
+
+    fn write_spilled(&mut self, path: &str, size: u64, mut bytes: Box<dyn Read + Send>) -> VfsResult<()> {
+        let io = |e: std::io::Error| VfsError::Io(path.into(), e.to_string());
+        let store = match &self.blobs {
+            Some(store) if size > store.threshold() => Arc::clone(store),
+            _ => {
+                let mut data = Vec::with_capacity(size as usize);
+                bytes.read_to_end(&mut data).map_err(io)?;
+                return self.write(path, data);
+            }
+        };
+        // Checked before the store is written, so a refused path leaves no orphan behind.
+        let real = self.writable_file(path)?;
+        let (hash, size) = store.store(&mut bytes).map_err(io)?;
+        let executable = matches!(self.nodes.get(&real), Some(Node { kind: NodeKind::File { executable: true, .. }, .. }));
+        self.insert(&real, NodeKind::File { content: Content::Blob { hash, size }, executable }, now_ns());
         Ok(())
     }
 
@@ -499,10 +599,16 @@ impl Vfs {
             if node.changed > self.generation {
                 return bad("changed in a generation that has not happened yet");
             }
-            if let NodeKind::File { content: Content::Host { path: host, .. }, .. } = &node.kind {
-                if !host.to_str().is_some_and(is_normal_relative) {
+            match &node.kind {
+                NodeKind::File { content: Content::Host { path: host, .. }, .. }
+                    if !host.to_str().is_some_and(is_normal_relative) =>
+                {
                     return bad("lazy content outside the staging dir");
                 }
+                NodeKind::File { content: Content::Blob { hash, .. }, .. } if !crate::blobs::valid_hash(hash) => {
+                    return bad("a big file's name is not a content hash");
+                }
+                _ => {}
             }
         }
         if let Some((path, _)) = self
@@ -627,6 +733,31 @@ mod tests {
         let kind = NodeKind::File { content: Content::Host { path: "/etc/passwd".into(), size: 1 }, executable: false };
         escaping.nodes.insert("/t".into(), Node { kind, mtime_ns: 0, changed: 0 });
         assert!(escaping.check().unwrap_err().contains("outside the staging dir"));
+        let mut crafted_blob = vfs.clone();
+        let kind = NodeKind::File { content: Content::Blob { hash: "../../x".into(), size: 1 }, executable: false };
+        crafted_blob.nodes.insert("/b".into(), Node { kind, mtime_ns: 0, changed: 0 });
+        assert!(crafted_blob.check().unwrap_err().contains("content hash"));
+    }
+
+    #[test]
+    fn files_above_the_threshold_live_in_the_blob_store_and_read_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut vfs = Vfs::default();
+        vfs.set_blob_store(Arc::new(BlobStore::beside(&dir.path().join("state"), 8)));
+        vfs.write_spill("/small", Spill::from_vec(b"tiny".to_vec())).unwrap();
+        assert!(matches!(vfs.get("/small").unwrap().kind, NodeKind::File { content: Content::Bytes(_), .. }));
+        vfs.write_spill("/big", Spill::from_vec(b"0123456789".to_vec())).unwrap();
+        assert!(matches!(vfs.get("/big").unwrap().kind, NodeKind::File { content: Content::Blob { size: 10, .. }, .. }));
+        vfs.append_spill("/big", Spill::from_vec(b"ab".to_vec())).unwrap();
+        vfs.append_spill("/small", Spill::from_vec(b" grows past it".to_vec())).unwrap();
+        assert_eq!(vfs.read("/big").unwrap(), b"0123456789ab");
+        assert_eq!(vfs.read("/small").unwrap(), b"tiny grows past it");
+        assert_eq!(Vfs::size(vfs.get("/small").unwrap()), 18);
+        assert_eq!(vfs.blob_hashes().count(), 2);
+        assert!(vfs.write_spill("/", Spill::from_vec(vec![0; 20])).is_err(), "a directory is refused");
+        vfs.remove("/big", false).unwrap();
+        vfs.prune_blobs();
+        assert_eq!(std::fs::read_dir(dir.path().join("state.blobs")).unwrap().count(), 1, "only /small's is left");
     }
 
     #[test]

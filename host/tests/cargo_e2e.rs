@@ -31,6 +31,15 @@ fn cargo_new_build_run_test_edit_clean_and_restart() {
     assert!(out.starts_with("edited\n"), "the edit made with a builtin is seen: {out}");
     assert!(out.contains("test result: ok. 1 passed"), "{out}");
 
+    // The program cargo built runs from the workspace by its path, in the backend, with its
+    // arguments and exit status; a file that is not executable or not there is refused.
+    let workspace_programs = "cd /work/hello; ./target/debug/hello; echo status=$?; cd src; ../target/debug/hello x; \
+         echo 'x' > /plain; /plain; echo status=$?; ./missing; echo status=$?";
+    let (status, out, err) = run(workspace_programs);
+    assert_eq!(status, Some(0), "{err}");
+    assert_eq!(out, "edited\nstatus=0\nedited\nstatus=126\nstatus=127\n", "{err}");
+    assert!(err.contains("/plain: Permission denied") && err.contains("./missing: No such file"), "{err}");
+
     // Restart: state and the incremental build survive; nothing is recompiled.
     let (status, _, err) = run("cd /work/hello; cargo build");
     assert_eq!(status, Some(0), "{err}");

@@ -19,15 +19,16 @@ fn help_and_version_tell_the_truth() {
 fn plugin_list_and_inspect() {
     let sandbox = Sandbox::new();
     let list = text(&sandbox.run(&["plugin", "list"]).stdout);
-    assert!(list.contains("host-sandbox 0.1.0 (contract 0.1.0, built-in)"), "{list}");
-    assert!(list.contains("mock 0.1.0 (contract 0.1.0, built-in)"), "{list}");
+    assert!(list.contains("host-sandbox 0.1.0 (contract 0.2.0, sync mode only, built-in)"), "{list}");
+    assert!(list.contains("mock 0.1.0 (contract 0.2.0, sync and guest modes, built-in)"), "{list}");
     assert!(list.contains("requests: programs [*], dirs [staging], network true"), "{list}");
 
     let mock = devshell::plugin::builtin::MOCK_PATH;
     let inspect = sandbox.run(&["plugin", "inspect", mock]);
     assert!(inspect.status.success());
     let shown = text(&inspect.stdout);
-    assert!(shown.contains("name:         mock") && shown.contains("devshell:backend@0.1.0 (compatible"), "{shown}");
+    assert!(shown.contains("name:         mock") && shown.contains("devshell:backend@0.2.0 (compatible"), "{shown}");
+    assert!(shown.contains("modes:        sync and guest modes"), "{shown}");
 
     let junk = sandbox.path().join("junk.wasm");
     std::fs::write(&junk, b"\0asm\x01\0\0\0").unwrap(); // a valid, empty core module
@@ -47,7 +48,7 @@ fn third_party_plugins_get_nothing_until_granted() {
     let config = format!("[plugins.ext]\npath = {:?}\n", devshell::plugin::builtin::MOCK_PATH);
     std::fs::write(sandbox.path().join("config.toml"), config).unwrap();
     let list = text(&sandbox.run(&["plugin", "list"]).stdout);
-    assert!(list.contains("granted:  no: nothing granted"), "{list}");
+    assert!(list.contains("granted:  nothing yet; allow what it asks for with `devshell plugin grant ext …`"), "{list}");
     // Printing needs no capability; writing into the staging dir needs the directory grant.
     let run = sandbox.run(&[
         "--backend",
@@ -137,7 +138,7 @@ fn a_config_grant_with_argv_patterns_is_enforced_and_announced() {
     ]);
     let (out, err) = (text(&run.stdout), text(&run.stderr));
     assert_eq!(out, "hello world\n0\n1\n1", "stderr: {err}");
-    assert!(err.contains("plugin `ext` (mock 0.1.0) asks for programs [*], dirs [staging], network false; granted programs [echo hello *], dirs [staging]"), "{err}");
+    assert!(err.contains("devshell: backend `ext` (mock 0.1.0): granted 1 program, 1 dir\n"), "{err}");
     assert!(
         err.contains(
             "devshell: denied: plugin `mock` may spawn `echo` only with arguments matching [hello *], not [bye]"

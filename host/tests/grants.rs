@@ -300,3 +300,92 @@ fn io_uring_does_not_exist_for_confined_tools() {
     assert!(output.status.success(), "{}", show(&output));
     assert!(text(&output.stdout).contains("io_uring: Function not implemented"), "{}", show(&output));
 }
+
+/// What the attack review broke: run as root, capabilities outranked Landlock (a tool could
+/// ptrace devshell); `/run` held other programs' secrets; with network on, a unix socket by path
+/// reached a daemon outside the sandbox; a tool's `&` job outlived it.
+#[test]
+fn a_confined_tool_has_no_capabilities_no_run_secrets_no_unix_sockets_and_no_leftovers() {
+    let lab = Lab::new();
+    let config = lab.sandbox.path().join("config.toml");
+    let online = std::fs::read_to_string(&config).unwrap().replace("network = false", "network = true");
+    std::fs::write(&config, online).unwrap();
+    let socket = lab.sandbox.path().join("daemon.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    // Where containers keep their secrets; only root can plant one there.
+    let run_secret = PathBuf::from(format!("/run/devshell-test-{}", std::process::id()));
+    let planted = std::fs::create_dir(&run_secret).and_then(|_| std::fs::write(run_secret.join("token"), SECRET));
+    if planted.is_err() {
+        println!("SKIPPED the /run part: cannot write /run as this user ({planted:?})");
+    }
+    let probe = format!(
+        "import socket\ntry:\n    s = socket.socket(socket.AF_UNIX)\n    s.connect(\"{}\")\n    print(\"unix: connected\")\nexcept OSError as e:\n    print(\"unix:\", e.strerror)\n",
+        socket.display()
+    );
+    let output = lab.run(&[
+        "sh:grep CapEff /proc/self/status",
+        &format!("sh:cat {}/token || echo run-refused", run_secret.display()),
+        &format!("write:probe.py={probe}"),
+        "sh:python3 probe.py",
+        "sh:sleep 555 >/dev/null 2>&1 &",
+    ]);
+    let _ = std::fs::remove_dir_all(&run_secret);
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("CapEff:\t0000000000000000"), "{}", show(&output));
+    assert!(stdout.contains("run-refused"), "{}", show(&output));
+    assert!(stdout.contains("unix: Operation not permitted"), "{}", show(&output));
+    assert!(listener.accept().is_err(), "the daemon got a connection");
+    let sleeper = std::fs::read_dir("/proc").unwrap().filter_map(Result::ok).any(|entry| {
+        std::fs::read(entry.path().join("cmdline")).is_ok_and(|cmdline| cmdline == b"sleep\0555\0")
+    });
+    assert!(!sleeper, "the tool's background job outlived it");
+}
+
+/// Opening a FIFO blocks in a host call no deadline reaches, so a tool may make one only in its
+/// private TMPDIR, never where the plugin (through WASI) or the host's sync can meet it.
+#[test]
+fn a_confined_tool_makes_fifos_only_in_its_private_tmpdir() {
+    let lab = Lab::new();
+    let output = lab.run(&[
+        "sh:mkfifo staged-fifo 2>/dev/null && echo staged-fifo-made || echo staged-fifo-refused",
+        "sh:mkfifo \"$TMPDIR/jobserver\" && echo tmp-fifo-made",
+    ]);
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("staged-fifo-refused") && stdout.contains("tmp-fifo-made"), "{}", show(&output));
+}
+
+/// What the second attack review broke: a tool joined devshell's process group (and read the
+/// keys typed at the prompt); an unconnected datagram socket pair reached a unix socket by
+/// path; a user namespace gave back every capability; as root, /etc/shadow was readable; a
+/// plugin-chosen variable name became a command in the denial's advice.
+#[test]
+fn a_confined_tool_cannot_join_another_group_reach_unix_sockets_or_regain_capabilities() {
+    let lab = Lab::new();
+    let probe = "import os, socket\n\
+                 try:\n    os.setpgid(0, os.getpgid(0))\n    print(\"setpgid: joined\")\nexcept OSError as e:\n    print(\"setpgid:\", e.strerror)\n\
+                 try:\n    socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)\n    print(\"dgram pair: made\")\nexcept OSError as e:\n    print(\"dgram pair:\", e.strerror)\n\
+                 socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)\nprint(\"stream pair: made\")\n";
+    let output = lab.run(&[
+        &format!("write:probe.py={probe}"),
+        "sh:python3 probe.py",
+        "sh:unshare -U true 2>/dev/null && echo userns-made || echo userns-refused",
+        "sh:cat /etc/shadow >/dev/null 2>&1 && echo shadow-read || echo shadow-refused",
+        "sh:test -r /etc/passwd && echo passwd-readable",
+    ]);
+    let stdout = text(&output.stdout);
+    for expected in [
+        "setpgid: Operation not permitted",
+        "dgram pair: Operation not permitted",
+        "stream pair: made",
+        "userns-refused",
+        "shadow-refused",
+        "passwd-readable",
+    ] {
+        assert!(stdout.contains(expected), "{expected}: {}", show(&output));
+    }
+
+    let injected = lab.run(&["setenv:X;touch${IFS}/tmp/pwned=1", "spawn:sh -c true"]);
+    let stderr = text(&injected.stderr);
+    assert!(stderr.contains("whose name is not valid") && !stderr.contains("devshell plugin grant"), "{}", show(&injected));
+}

@@ -145,7 +145,20 @@ fn special_entries_never_stop_sync() {
         println!("SKIPPED: mknod needs root (the character-device part of this test)");
     }
     let script = lab.sandbox.path().join("special.sh");
-    std::fs::write(&script, special_entries_script(root)).unwrap();
+    std::fs::write(&script, SPECIAL_ENTRIES_SCRIPT).unwrap();
+    // A confined tool can make no socket, FIFO or device node in the staging dir (grants.rs); what
+    // else can reach the staging dir (an unconfined process, a VM's mount) still could, so the
+    // test puts them there itself, before the run whose first walk meets them.
+    let staging = lab.staging_root();
+    drop(std::os::unix::net::UnixListener::bind(staging.join("the-socket")).unwrap());
+    let fifo = CString::new(staging.join("the-fifo").as_os_str().as_bytes()).unwrap();
+    // SAFETY: mkfifo at a path of our own.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    if root {
+        let device = CString::new(staging.join("the-device").as_os_str().as_bytes()).unwrap();
+        // SAFETY: mknod of a character device (1, 5: /dev/zero) at a path of our own.
+        unsafe { libc::mknod(device.as_ptr(), libc::S_IFCHR | 0o644, libc::makedev(1, 5)) };
+    }
 
     // One tool leaves the entries behind; the next writes a normal file (the pull after each
     // must complete, within the watchdog).
@@ -153,7 +166,6 @@ fn special_entries_never_stop_sync() {
         "import {} /special.sh; cargo 'sh:sh special.sh'; cargo write:after.txt=ok; cat /after.txt",
         script.display()
     ));
-    let staging = lab.staging_root();
     let kind = |name: &[u8]| {
         std::fs::symlink_metadata(staging.join(std::ffi::OsStr::from_bytes(name))).map(|m| m.file_type()).ok()
     };
@@ -202,22 +214,8 @@ fn special_entries_never_stop_sync() {
     lab.assert_bystanders_intact();
 }
 
-/// Leaves a FIFO, a bound unix socket, a non-UTF-8 name and (as root) a character device in the
-/// current directory.
-fn special_entries_script(root: bool) -> String {
-    let bind = "import socket; socket.socket(socket.AF_UNIX).bind('the-socket')";
-    let mut script = format!(
-        "set -e\n\
-         mkfifo the-fifo\n\
-         python3 -c \"{bind}\" 2>/dev/null || /usr/bin/python3 -c \"{bind}\" 2>/dev/null || \
-         perl -MIO::Socket::UNIX -e 'IO::Socket::UNIX->new(Local => \"the-socket\", Listen => 1) or die \"$!\"'\n\
-         touch \"$(printf 'bad-\\377-name')\"\n"
-    );
-    if root {
-        script += "mknod the-device c 1 5 || echo 'mknod failed' >&2\n";
-    }
-    script
-}
+/// What a hostile tool leaves in the staging dir: a name that is not UTF-8.
+const SPECIAL_ENTRIES_SCRIPT: &str = "set -e\ntouch \"$(printf 'bad-\\377-name')\"\n";
 
 /// Whether stderr names the file `bad-\377-name` in some spelling (lossy, escaped octal or hex).
 fn mentions_bad_name(stderr: &str) -> bool {

@@ -20,12 +20,16 @@ fn with_faulty(call_timeout_ms: u64) -> Sandbox {
     sandbox
 }
 
-/// Run `script`, send SIGINT after `after`, and return the output and how long it took to end
-/// after the signal.
+/// Run `script` on the `faulty` backend, send SIGINT after `after`, and return the output and
+/// how long it took to end after the signal.
 fn interrupt(sandbox: &Sandbox, script: &str, after: Duration) -> (std::process::Output, Duration) {
+    interrupt_on(sandbox, "faulty", script, after)
+}
+
+fn interrupt_on(sandbox: &Sandbox, backend: &str, script: &str, after: Duration) -> (std::process::Output, Duration) {
     let child = sandbox
         .command(sandbox.path())
-        .args(["--backend", "faulty", "-c", script])
+        .args(["--backend", backend, "-c", script])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -86,4 +90,30 @@ fn ctrl_c_ends_a_plugin_reading_a_silent_tool_and_kills_the_tool() {
     assert!(text(&output.stderr).contains("interrupted"), "{}", text(&output.stderr));
     std::thread::sleep(Duration::from_millis(200));
     assert!(!sleeper_alive(), "the tool the plugin started is still running");
+}
+
+#[test]
+fn ctrl_c_tells_the_backend_which_stops_its_run_in_time() {
+    let sandbox = Sandbox::new();
+    let (output, took) = interrupt_on(&sandbox, "mock", "cargo wait-cancel", Duration::from_millis(700));
+    let stderr = text(&output.stderr);
+    assert!(took < Duration::from_secs(1), "took {took:?} after Ctrl-C\n{stderr}");
+    assert!(stderr.contains("interrupted (Ctrl-C): mock: stopped on request"), "the backend answered: {stderr}");
+    assert!(!stderr.contains("did not stop in time") && !stderr.contains("restart"), "no fault: {stderr}");
+}
+
+#[test]
+fn a_plugin_panic_is_reported_once_by_name_with_its_message() {
+    let sandbox = Sandbox::new();
+    let config = format!(
+        "routed_tools = [\"trap\"]\n[plugins.faulty]\npath = {:?}\n",
+        devshell::plugin::builtin::FAULTY_PATH
+    );
+    std::fs::write(sandbox.path().join("config.toml"), config).unwrap();
+    let output = sandbox.run(&["--backend", "faulty", "-c", "trap; echo shell-alive"]);
+    let stderr = text(&output.stderr);
+    assert_eq!(stderr.matches("the backend `faulty` panicked: ").count(), 1, "{stderr}");
+    assert!(stderr.contains("faulty: asked to trap (at "), "{stderr}");
+    assert!(!stderr.contains("unreachable instruction") && !stderr.contains("restart"), "{stderr}");
+    assert_eq!(text(&output.stdout), "shell-alive\n");
 }

@@ -86,6 +86,29 @@ fn ctrl_c_stops_the_running_tool_not_the_shell() {
     repl.exp_eof().unwrap();
 }
 
+/// Ctrl-C during a tool whose output goes into a pipe (so devshell, not the tool, gets the
+/// signal): back at the prompt at once, the tool gone. (The pipeline's status is its last
+/// command's, `cat`'s.)
+#[test]
+fn ctrl_c_stops_a_piped_tool_and_returns_to_the_prompt() {
+    let sandbox = common::Sandbox::new();
+    std::fs::write(sandbox.path().join("config.toml"), "routed_tools = [\"sleep\"]\n").unwrap();
+    let mut repl = start(&sandbox, "/");
+    let started = std::time::Instant::now();
+    repl.send_line("sleep 31.5 | cat; echo after-the-pipe").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    repl.send_control('c').unwrap();
+    repl.exp_string("after-the-pipe\r\n").unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "the piped tool was not stopped");
+    repl.exp_string("devshell[host-sandbox]:/$ ").unwrap();
+    let alive = std::fs::read_dir("/proc").unwrap().filter_map(Result::ok).any(|entry| {
+        std::fs::read(entry.path().join("cmdline")).is_ok_and(|cmdline| cmdline == b"sleep\x0031.5\x00")
+    });
+    assert!(!alive, "the tool is still running");
+    repl.send_control('d').unwrap();
+    repl.exp_eof().unwrap();
+}
+
 /// A routed tool writes straight to the terminal, so it keeps its colours.
 #[test]
 fn tool_output_reaches_the_terminal_with_colours() {

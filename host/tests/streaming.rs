@@ -63,9 +63,33 @@ fn a_gigabyte_through_a_pipe_keeps_devshell_small_and_a_redirect_keeps_every_byt
     );
     assert!(grown_mib < 64, "1 GiB through a pipe grew devshell by {grown_mib} MiB");
 
-    // Into a workspace file, every byte arrives (the file itself is kept in memory today).
-    let run = sandbox.run_watched(&["-c", "cd /big; cargo run -q -- 9437185 0 > out.log; ls -l out.log"], WATCHDOG);
-    assert!(text(&run.output.stdout).contains(" 9437185 "), "{}", text(&run.output.stdout));
+    // Into a workspace file: every byte arrives, the file is kept beside the state file rather
+    // than in memory or in the state file, and devshell stays as small.
+    let run = sandbox.run_watched(&["-c", "cd /big; cargo run -q -- 1073741824 0 > out.log; ls -l out.log"], WATCHDOG);
+    assert!(text(&run.output.stdout).contains(" 1073741824 "), "{}", text(&run.output.stdout));
+    let grown_mib = (run.peak_rss_kib - idle.peak_rss_kib) / 1024;
+    println!("peak RSS: {} MiB with 1 GiB redirected into a workspace file", run.peak_rss_kib / 1024);
+    assert!(grown_mib < 64, "1 GiB into a workspace file grew devshell by {grown_mib} MiB");
+    let state_size = std::fs::metadata(sandbox.state()).unwrap().len();
+    assert!(state_size < 1 << 20, "the state file holds the big file: {state_size} bytes");
+    let out = sandbox.path().join("exported");
+    let export = sandbox.run_watched(&["-c", &format!("export /big/out.log {}", out.display())], WATCHDOG);
+    assert!(export.output.status.success(), "{}", text(&export.output.stderr));
+    let mut file = std::fs::File::open(out.join("out.log")).unwrap();
+    assert_eq!(file.metadata().unwrap().len(), 1 << 30);
+    let mut chunk = vec![0u8; 1 << 20];
+    while let Ok(n) = std::io::Read::read(&mut file, &mut chunk) {
+        if n == 0 {
+            break;
+        }
+        assert!(chunk[..n].iter().all(|&b| b == b'x'), "a byte changed on the way");
+    }
+    // Removing the file frees its storage at the next save.
+    let removed = sandbox.run_watched(&["-c", "rm /big/out.log"], WATCHDOG);
+    assert!(removed.output.status.success(), "{}", text(&removed.output.stderr));
+    let blobs = sandbox.state().with_extension("blobs");
+    let left = std::fs::read_dir(&blobs).map_or(0, |d| d.count());
+    assert_eq!(left, 0, "{} still holds the removed file", blobs.display());
 }
 
 #[test]

@@ -137,20 +137,35 @@ impl Grant {
 pub struct CapabilityGranter {
     plugin: String,
     grant: Grant,
-    /// Where a denial tells the user to add what is missing.
-    config_hint: String,
 }
 
 impl CapabilityGranter {
     pub fn new(plugin: impl Into<String>, grant: Grant) -> Self {
-        let plugin = plugin.into();
-        // Built-in backends are granted by settings of their own (host-sandbox: routed_tools).
-        let config_hint = match (&grant.entry, plugin.as_str()) {
-            (Some(key), _) => format!("grant of [plugins.{key}] in the config file"),
-            (None, "host-sandbox") => "config file's routed_tools (programs) or network setting".to_string(),
-            (None, _) => format!("grant of [plugins.{plugin}] in the config file"),
+        CapabilityGranter { plugin: plugin.into(), grant }
+    }
+
+    /// What the user runs (or writes) to allow `value` as one of `field` (`programs`, `env`):
+    /// the end of every denial.
+    fn how_to_allow(&self, field: &str, value: &str) -> String {
+        let flag = match field {
+            "programs" => "program",
+            other => other,
         };
-        CapabilityGranter { plugin, grant, config_hint }
+        let quoted = shell_quoted(value);
+        match (&self.grant.entry, self.plugin.as_str()) {
+            // Run straight from a file (`--backend ./x.wasm`): grants belong to installed plugins.
+            (Some(file), plugin) if file.ends_with(".wasm") || file.contains('/') => format!(
+                "to allow it, install it (`devshell plugin install {file}`), then run `devshell plugin grant {plugin} --{flag} {quoted}`"
+            ),
+            (Some(key), _) => format!(
+                "to allow it, run `devshell plugin grant {key} --{flag} {quoted}` (or add \"{value}\" to {field} in the grant of [plugins.{key}] in the config file)"
+            ),
+            // The built-in host-sandbox is granted by settings of its own.
+            (None, "host-sandbox") => format!(
+                "to allow it, add \"{value}\" to the config file's routed_tools (programs) or set network = true"
+            ),
+            (None, plugin) => format!("to allow it, run `devshell plugin grant {plugin} --{flag} {quoted}`"),
+        }
     }
 
     pub fn grant(&self) -> &Grant {
@@ -186,10 +201,10 @@ impl CapabilityGranter {
         let same_file: Vec<&ProgramGrant> = self.grant.programs.iter().filter(|g| g.path == canonical).collect();
         if same_file.is_empty() {
             return Err(GrantError::Denied(format!(
-                "plugin `{}` may not spawn `{program}` (resolved to {}): add \"{program}\" to programs in the {}",
+                "plugin `{}` may not spawn `{program}` (resolved to {}); {}",
                 self.plugin,
                 canonical.display(),
-                self.config_hint
+                self.how_to_allow("programs", program)
             )));
         }
         // Any granted pattern may match; the grant named like the request wins, so an alias of a
@@ -203,31 +218,68 @@ impl CapabilityGranter {
             let patterns: Vec<String> =
                 same_file.iter().filter_map(|g| g.args.as_ref()).map(|p| format!("[{}]", p.join(" "))).collect();
             return Err(GrantError::Denied(format!(
-                "plugin `{}` may spawn `{program}` only with arguments matching {}, not [{}]; add \"{program} {}\" to programs in the {}",
+                "plugin `{}` may spawn `{program}` only with arguments matching {}, not [{}]; {}",
                 self.plugin,
                 patterns.join(" or "),
                 args.join(" "),
-                args.join(" "),
-                self.config_hint
+                self.how_to_allow("programs", &format!("{program} {}", args.join(" ")))
             )));
         };
         self.check_env(env, user_env)?;
         Ok(Exec { path: canonical, argv0: granted.name.clone() })
     }
 
+    /// The user's own command line is the grant for one file: a workspace program it names
+    /// (`./target/debug/app`), found at `allowed` (the host path the host resolved it to). The
+    /// plugin may run exactly that file, confined like any tool, under the name typed; the
+    /// environment it sets is checked as for any spawn.
+    pub fn check_workspace_program(
+        &self,
+        program: &str,
+        env: &[(String, String)],
+        user_env: &[(String, String)],
+        allowed: &Path,
+    ) -> Result<Option<Exec>, GrantError> {
+        let Ok(asked) = Path::new(program).canonicalize() else { return Ok(None) };
+        if !Path::new(program).is_absolute() || allowed.canonicalize().ok().as_deref() != Some(asked.as_path()) {
+            return Ok(None);
+        }
+        // Through a symlink to a host program it would be that program, which the user did
+        // not name: only a file that really lies in the plugin's directories.
+        if !self.grant.dirs_where(true).any(|dir| asked.starts_with(dir)) {
+            return Err(GrantError::Denied(format!(
+                "`{program}` leads to {}, outside the workspace; only the workspace's own files run by path",
+                asked.display()
+            )));
+        }
+        self.check_env(env, user_env)?;
+        Ok(Some(Exec { path: asked, argv0: program.to_string() }))
+    }
+
     /// Every variable the plugin sets must be harmless by default, granted by name, or exactly
     /// what the user exported for this tool run.
     fn check_env(&self, env: &[(String, String)], user_env: &[(String, String)]) -> Result<(), GrantError> {
         for (key, value) in env {
-            let valid_name = !key.is_empty() && !key.contains('=') && !key.contains('\0') && !value.contains('\0');
+            let valid_name = key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !value.contains('\0');
             let allowed = DEFAULT_ENV.contains(&key.as_str())
                 || self.grant.env.iter().any(|granted| granted == key)
                 || user_env.iter().any(|(k, v)| k == key && v == value);
-            if !valid_name || !allowed {
+            if !valid_name {
+                // Echoing it into a command to paste would hand the plugin the user's shell.
+                return Err(GrantError::Denied(format!(
+                    "plugin `{}` asked to set an environment variable whose name is not valid: {:?}",
+                    self.plugin,
+                    key.chars().take(64).collect::<String>()
+                )));
+            }
+            if !allowed {
                 return Err(GrantError::Denied(format!(
                     "plugin `{}` may not set the environment variable `{key}` for a program (it can choose what \
-                     runs); add \"{key}\" to env in the {}",
-                    self.plugin, self.config_hint
+                     runs); {}",
+                    self.plugin,
+                    self.how_to_allow("env", key)
                 )));
             }
         }
@@ -330,6 +382,17 @@ fn secret_homes() -> Vec<PathBuf> {
         .collect()
 }
 
+/// `value` as one shell word: as it is when it holds nothing a shell reads, else in single
+/// quotes. Denials end in a command to paste, and the plugin chose the value.
+fn shell_quoted(value: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_./:=@%+,-".contains(c);
+    if !value.is_empty() && value.chars().all(plain) {
+        value.to_string()
+    } else {
+        format!("'{}'", value.replace('\'', "'\\''"))
+    }
+}
+
 fn canonical(path: &Path) -> Result<PathBuf, GrantError> {
     path.canonicalize().map_err(|e| GrantError::NotFound(format!("{}: {e}", path.display())))
 }
@@ -365,7 +428,7 @@ mod tests {
         assert!(check(true_path.to_str().unwrap(), &[]).is_ok());
         assert!(matches!(check("./true", &[]), Err(GrantError::Denied(m)) if m.contains("relative")));
         assert!(
-            matches!(check("false", &[]), Err(GrantError::Denied(m)) if m.contains("`false`") && m.contains("config"))
+            matches!(check("false", &[]), Err(GrantError::Denied(m)) if m.contains("`false`") && m.contains("devshell plugin grant t --program false"))
         );
         assert!(check("echo", &["hi", "there"]).is_ok());
         assert!(matches!(check("echo", &["bye"]), Err(GrantError::Denied(_))));

@@ -12,25 +12,29 @@ pub mod builtin;
 pub mod cache;
 pub mod confine;
 pub mod escape;
+mod exports;
 pub mod grants;
 pub mod log;
 pub mod manifest;
+mod plugin_stderr;
 pub mod process;
 pub mod rustup;
 pub mod stdio;
+mod v0_1;
 
-pub use process::INTERRUPTED;
+pub use process::{cancelled, interrupt, INTERRUPTED};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use wasmtime::component::{Component, Linker, Resource, ResourceAny, ResourceTable};
+use wasmtime::component::{Component, HasSelf, InstancePre, Linker, Resource, ResourceAny, ResourceTable};
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use self::cache::{CompileCache, LoadPath};
+use self::exports::{CurrentIndices, Exports};
 use self::grants::{CapabilityGranter, Grant, GrantError};
 use self::log::LogGate;
 use self::manifest::Manifest;
@@ -39,26 +43,32 @@ use self::process::{
 };
 use crate::stdio::{Captured, ToolStdio};
 
+/// The current contract (`wit/0.2.0`), world `guest-backend`: every import a backend may use,
+/// and both exports (`guest-fs` is looked up per component: a Mode S backend has none).
 mod bindings {
     wasmtime::component::bindgen!({
-        path: "../../wit",
-        world: "backend",
+        path: "../../wit/0.2.0",
+        world: "guest-backend",
         with: { "devshell:backend/host-process.child": super::process::ChildProcess },
     });
 }
 
 pub use bindings::devshell::backend::types::{
-    BackendInfo, DirEntry, EntryKind, EntryStat, ExitStatus, FsError, SessionConfig, SessionError, ToolOutput,
-    ToolRequest, WorkspaceMode,
+    BackendInfo, DirEntry, EntryKind, EntryStat, ExitStatus, FsError, SessionConfig, SessionError, ToolRequest,
+    WorkspaceMode,
 };
-use bindings::devshell::backend::{host_log, host_process, types};
-use bindings::{Backend, BackendPre};
+use bindings::devshell::backend::{host_log, host_process, tool_io, types};
 
 /// A plugin's `session` resource, as the host holds it.
 pub type SessionHandle = ResourceAny;
 
-/// The contract version this host implements (the `package` line of `wit/backend.wit`).
-pub const CONTRACT_VERSION: &str = "0.1.0";
+/// The contract version this host implements (the `package` line of `wit/0.2.0/backend.wit`).
+pub const CONTRACT_VERSION: &str = "0.2.0";
+/// Older contract minors this host still loads, adapted at its boundary (`v0_1`).
+pub const ADAPTED_VERSIONS: &[&str] = &["0.1"];
+/// How long a call may go on after Ctrl-C (wall-clock), to stop what it started and return
+/// `cancelled`, before the host stops it (and closes its session).
+const CANCEL_GRACE: Duration = Duration::from_millis(500);
 /// How often the epoch ticks; time limits are checked at this granularity.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
@@ -107,6 +117,8 @@ impl PluginSource {
 pub struct PluginDescription {
     pub manifest: Manifest,
     pub contract_version: String,
+    /// Whether it exports `guest-fs`, so it can serve the guest workspace mode (Mode P).
+    pub guest_fs: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,30 +127,55 @@ pub enum PluginError {
     Session(String),
     #[error("{0}")]
     Fs(String),
-    #[error("plugin `{plugin}` failed: {reason}. Its session is closed; the workspace is unharmed. Run `backend restart` to start a new session.")]
+    #[error("the backend `{plugin}` {reason}; its session is closed (the workspace is unharmed) and the next tool starts a new one")]
     Fault { plugin: String, reason: String },
-    #[error("plugin `{plugin}` is unusable after an earlier failure ({reason}). Run `backend restart` to start a new session.")]
+    #[error("the backend `{plugin}` is unusable after an earlier failure ({reason}); the next tool starts a new session")]
     Poisoned { plugin: String, reason: String },
 }
 
 /// Read a component's manifest and contract version; refuse incompatible versions.
 pub fn describe(bytes: &[u8]) -> Result<PluginDescription> {
     let manifest = Manifest::from_component(bytes)?;
-    let contract_version = manifest::contract_version(bytes)?;
-    Ok(PluginDescription { manifest, contract_version })
+    let exports = manifest::contract_exports(bytes)?;
+    Ok(PluginDescription { manifest, contract_version: exports.version, guest_fs: exports.guest_fs })
 }
 
-/// True when a component built against `version` can be loaded by this host.
-pub fn contract_compatible(version: &str) -> bool {
+/// Which of the contracts this host loads a component built against `version` speaks, by
+/// Cargo's semver rule (see `wit/0.2.0/backend.wit`): `None` when it loads none.
+fn contract_of(version: &str) -> Option<Contract> {
     let major_minor = |v: &str| -> Option<(u64, u64)> {
         let mut parts = v.split('.');
         Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
     };
-    match (major_minor(version), major_minor(CONTRACT_VERSION)) {
-        (Some((0, minor)), Some((0, ours))) => minor == ours,
-        (Some((major, _)), Some((ours, _))) => major == ours,
+    let same_series = |ours: &str| match (major_minor(version), major_minor(ours)) {
+        (Some((0, minor)), Some((0, our_minor))) => minor == our_minor,
+        (Some((major, minor)), Some((our_major, our_minor))) => major == our_major && minor <= our_minor,
         _ => false,
+    };
+    if same_series(CONTRACT_VERSION) {
+        Some(Contract::Current)
+    } else if ADAPTED_VERSIONS.iter().any(|v| same_series(v)) {
+        Some(Contract::V0_1)
+    } else {
+        None
     }
+}
+
+/// True when a component built against `version` can be loaded by this host.
+pub fn contract_compatible(version: &str) -> bool {
+    contract_of(version).is_some()
+}
+
+/// The versions this host loads, for messages (`0.2.x, 0.1.x`).
+pub fn loadable_versions() -> String {
+    let current = CONTRACT_VERSION.rsplit_once('.').map_or(CONTRACT_VERSION, |(series, _)| series);
+    std::iter::once(current).chain(ADAPTED_VERSIONS.iter().copied()).map(|v| format!("{v}.x")).collect::<Vec<_>>().join(", ")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Contract {
+    Current,
+    V0_1,
 }
 
 /// The engine, linker and compile cache, shared by every plugin of one devshell run.
@@ -155,7 +192,26 @@ pub struct Runtime {
 pub struct LoadedPlugin {
     pub description: PluginDescription,
     pub load_path: LoadPath,
-    pre: BackendPre<PluginState>,
+    pre: Linked,
+}
+
+/// A component linked against the contract it speaks, ready to instantiate.
+#[derive(Clone)]
+enum Linked {
+    Current(InstancePre<PluginState>, CurrentIndices),
+    V0_1(v0_1::BackendPre<PluginState>),
+}
+
+impl Linked {
+    fn instantiate(&self, store: &mut Store<PluginState>) -> wasmtime::Result<Box<dyn Exports>> {
+        Ok(match self {
+            Linked::Current(pre, indices) => {
+                let instance = pre.instantiate(&mut *store)?;
+                Box::new(indices.load(store, &instance)?)
+            }
+            Linked::V0_1(pre) => Box::new(v0_1::Adapted(pre.instantiate(store)?)),
+        })
+    }
 }
 
 impl Runtime {
@@ -174,7 +230,8 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         bounded_sleep::add_to_linker(&mut linker)?;
-        Backend::add_to_linker::<PluginState, wasmtime::component::HasSelf<PluginState>>(&mut linker, |s| s)?;
+        bindings::GuestBackend::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
+        v0_1::add_to_linker(&mut linker)?;
         Ok(Runtime { engine, linker, cache, rustup_shortcut: true, require_confinement: false })
     }
 
@@ -198,30 +255,35 @@ impl Runtime {
     pub fn load(&self, source: &PluginSource) -> Result<LoadedPlugin> {
         let bytes = source.read()?;
         let description = describe(&bytes).with_context(|| format!("plugin {}", source.describe()))?;
-        if !contract_compatible(&description.contract_version) {
+        let Some(contract) = contract_of(&description.contract_version) else {
             anyhow::bail!(
-                "plugin `{}` ({}) was built against contract devshell:backend@{}, but this devshell accepts @{}; \
-                 rebuild the plugin against this devshell's wit/ (or use a devshell that accepts {})",
+                "plugin `{}` ({}) was built against contract devshell:backend@{}, but this devshell loads {}; \
+                 rebuild the plugin against this devshell's wit/{CONTRACT_VERSION} (or use a devshell that loads {})",
                 description.manifest.name,
                 source.describe(),
                 description.contract_version,
-                CONTRACT_VERSION,
+                loadable_versions(),
                 description.contract_version
             );
-        }
+        };
         let (component, load_path) = self.cache.load(&self.engine, &bytes)?;
-        let pre = self.link(&component).with_context(|| format!("plugin `{}`", description.manifest.name))?;
+        let pre =
+            self.link(&component, contract).with_context(|| format!("plugin `{}`", description.manifest.name))?;
         tracing::debug!(plugin = %description.manifest.name, ?load_path, "loaded");
         Ok(LoadedPlugin { description, load_path, pre })
     }
 
-    fn link(&self, component: &Component) -> Result<BackendPre<PluginState>> {
+    fn link(&self, component: &Component, contract: Contract) -> Result<Linked> {
         let instance_pre = self
             .linker
             .instantiate_pre(component)
             .map_err(anyhow::Error::from)
             .context("it asks for imports devshell does not provide")?;
-        BackendPre::new(instance_pre).map_err(anyhow::Error::from).context("it does not export the `backend` world")
+        let linked = match contract {
+            Contract::Current => CurrentIndices::new(&instance_pre).map(|i| Linked::Current(instance_pre, i)),
+            Contract::V0_1 => v0_1::BackendPre::new(instance_pre).map(Linked::V0_1),
+        };
+        linked.map_err(anyhow::Error::from).context("it does not export the contract's `session` interface")
     }
 
     /// A fresh instance with exactly `grant`: WASI preopens from its dirs, no environment, no
@@ -229,7 +291,8 @@ impl Runtime {
     pub fn instantiate(&self, plugin: &LoadedPlugin, grant: Grant, limits: Limits) -> Result<PluginInstance> {
         let name = plugin.description.manifest.name.clone();
         let mut wasi = WasiCtx::builder();
-        wasi.inherit_stdout().inherit_stderr();
+        let stderr = plugin_stderr::PluginStderr::new(&name);
+        wasi.inherit_stdout().stderr(stderr.clone());
         for dir in &grant.dirs {
             let perms = if dir.writable { wasmtime_wasi::FsPerms::ReadWrite } else { wasmtime_wasi::FsPerms::ReadOnly };
             wasi.preopened_dir(&dir.host, &dir.guest, perms)
@@ -243,12 +306,12 @@ impl Runtime {
             .prefix("devshell-tools-")
             .tempdir()
             .context("cannot create a temp dir for tools")?;
-        let writable: Vec<PathBuf> = grant.dirs_where(true).chain([tmp.path()]).map(Path::to_path_buf).collect();
+        let writable: Vec<PathBuf> = grant.dirs_where(true).map(Path::to_path_buf).collect();
         // Granted programs live outside the standard dirs sometimes (a rustup in a custom home):
         // the files themselves, not their directories, which may hold anything.
         let program_files = grant.programs.iter().map(|p| p.path.as_path());
         let readable: Vec<PathBuf> = grant.dirs_where(false).chain(program_files).map(Path::to_path_buf).collect();
-        let confinement = confine::Confinement::new(&writable, &readable, grant.network);
+        let confinement = confine::Confinement::new(&writable, tmp.path(), &readable, grant.network);
         if let Some(shortfall) = &confinement.shortfall {
             if self.require_confinement {
                 anyhow::bail!(
@@ -270,22 +333,31 @@ impl Runtime {
             call_timeout: limits.call_timeout,
             rustup_shortcut: self.rustup_shortcut,
             user_env: Vec::new(),
+            workspace_program: None,
             streams: None,
             confinement,
             tmp,
             denials_shown: Default::default(),
+            record: Record::default(),
+            cancelled_at: None,
+            stderr,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
         store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|ctx| {
-            let state = ctx.data();
-            if process::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
-                return Err(wasmtime::Error::msg("interrupted (Ctrl-C)"));
+        store.epoch_deadline_callback(|mut ctx| {
+            let state = ctx.data_mut();
+            if process::cancelled() {
+                // Told through its host calls (which return at once from now on); it has a
+                // moment to stop what it started.
+                let since = *state.cancelled_at.get_or_insert_with(Instant::now);
+                if since.elapsed() > CANCEL_GRACE {
+                    return Err(wasmtime::Error::msg("interrupted (Ctrl-C) and did not stop in time"));
+                }
             }
             if state.own_time() > state.call_timeout {
                 return Err(wasmtime::Error::msg(format!(
-                    "it ran for more than {:?} without returning (time limit)",
+                    "ran for more than {:?} without returning (time limit)",
                     state.call_timeout
                 )));
             }
@@ -315,6 +387,8 @@ pub struct PluginState {
     rustup_shortcut: bool,
     /// What the user exported for the tool run being served: the plugin may pass these on.
     user_env: Vec<(String, String)>,
+    /// The workspace program the tool run names, at its host path: the plugin may run it.
+    workspace_program: Option<PathBuf>,
     /// The streams of the tool run being served, for children spawned with `inherit`.
     streams: Option<ToolStreams>,
     /// Applied to every process the plugin spawns.
@@ -323,6 +397,12 @@ pub struct PluginState {
     tmp: tempfile::TempDir,
     /// Denials already printed (each is printed once).
     denials_shown: std::collections::HashSet<String>,
+    /// What it spawned and was denied since the last [`PluginInstance::take_record`].
+    record: Record,
+    /// When the current call was first seen cancelled (its grace runs from there).
+    cancelled_at: Option<Instant>,
+    /// Its WASI stderr, which holds back a panic's report for the fault message.
+    stderr: plugin_stderr::PluginStderr,
 }
 
 impl WasiView for PluginState {
@@ -354,13 +434,15 @@ impl PluginState {
         const SLICE: Duration = Duration::from_millis(100);
         let deadline = timeout.map(|t| Instant::now() + t);
         self.timed(|state| loop {
+            // Checked first: a child that always has output ready must not keep a cancelled
+            // call going.
+            if process::cancelled() {
+                state.child(child).kill();
+                return Err(HostProcessError::Cancelled("cancelled (Ctrl-C); the tool was killed".into()));
+            }
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             if let Some(done) = attempt(state.child(child), left.map_or(SLICE, |l| l.min(SLICE)))? {
                 return Ok(Some(done));
-            }
-            if process::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
-                state.child(child).kill();
-                return Err(HostProcessError::Timeout("interrupted (Ctrl-C); the tool was killed".into()));
             }
             if left.is_some_and(|l| l.is_zero()) {
                 return Ok(None);
@@ -382,12 +464,22 @@ impl PluginState {
     }
 
     fn checked_spawn(&mut self, cmd: host_process::Command) -> Result<ChildProcess, HostProcessError> {
+        if process::cancelled() {
+            return Err(HostProcessError::Cancelled("the tool run was cancelled (Ctrl-C)".into()));
+        }
         let granter = self.granter.clone();
         let denied = |e: GrantError| match e {
             GrantError::Denied(m) => HostProcessError::Denied(m),
             GrantError::NotFound(m) => HostProcessError::NotFound(m),
         };
-        let exec = granter.check_spawn(&cmd.program, &cmd.args, &cmd.env, &self.user_env).map_err(denied)?;
+        let workspace_program = match &self.workspace_program {
+            Some(allowed) => granter.check_workspace_program(&cmd.program, &cmd.env, &self.user_env, allowed),
+            None => Ok(None),
+        };
+        let exec = match workspace_program.map_err(denied)? {
+            Some(exec) => exec,
+            None => granter.check_spawn(&cmd.program, &cmd.args, &cmd.env, &self.user_env).map_err(denied)?,
+        };
         let cwd = match &cmd.cwd {
             Some(dir) => granter.host_dir(dir),
             None => granter.default_dir(),
@@ -415,6 +507,7 @@ impl PluginState {
                 .map_err(|e| HostProcessError::Io(format!("cannot connect the tool's streams: {e}")))?,
             None => (stdin, stdout, stderr),
         };
+        self.record.spawned.push(std::iter::once(exec.argv0.as_str()).chain(cmd.args.iter().map(String::as_str)).collect::<Vec<_>>().join(" "));
         let request = SpawnRequest {
             program,
             argv0: exec.argv0,
@@ -448,6 +541,7 @@ impl From<HostProcessError> for host_process::ProcessError {
             HostProcessError::Denied(m) => host_process::ProcessError::Denied(m),
             HostProcessError::NotFound(m) => host_process::ProcessError::NotFound(m),
             HostProcessError::Timeout(m) => host_process::ProcessError::Timeout(m),
+            HostProcessError::Cancelled(m) => host_process::ProcessError::Cancelled(m),
             HostProcessError::Io(m) => host_process::ProcessError::Io(m),
         }
     }
@@ -464,6 +558,7 @@ impl host_process::Host for PluginState {
             if let HostProcessError::Denied(message) = e {
                 // Loud on the host side whatever the plugin does with the error value, and
                 // once: a plugin retrying in a loop must not flood the terminal.
+                self.record.denied.push(message.clone());
                 if self.denials_shown.insert(message.clone()) {
                     eprintln!("devshell: denied: {}", crate::escape::for_terminal(message));
                 }
@@ -472,6 +567,55 @@ impl host_process::Host for PluginState {
             }
         })?;
         self.table.push(child).map_err(|e| host_process::ProcessError::Io(e.to_string()))
+    }
+
+    fn granted(&mut self) -> types::GrantInfo {
+        let grant = self.granter.grant();
+        let dirs = |writable: bool| grant.dirs.iter().filter(|d| d.writable == writable).map(|d| d.guest.clone()).collect();
+        types::GrantInfo {
+            programs: grant
+                .programs
+                .iter()
+                .map(|p| types::ProgramGrant {
+                    name: p.name.clone(),
+                    path: p.path.to_string_lossy().into_owned(),
+                    args: p.args.clone(),
+                })
+                .collect(),
+            dirs: dirs(true),
+            read_dirs: dirs(false),
+            env: grant.env.clone(),
+            network: grant.network,
+        }
+    }
+}
+
+/// The tool run's own streams, for the bytes a backend moves itself.
+impl tool_io::Host for PluginState {
+    fn write(&mut self, stream: tool_io::Output, data: Vec<u8>) -> Result<(), tool_io::IoError> {
+        if process::cancelled() {
+            return Err(tool_io::IoError::Cancelled);
+        }
+        let stdout = stream == tool_io::Output::Stdout;
+        self.timed(|state| match &mut state.streams {
+            None => Err(tool_io::IoError::NoRun),
+            Some(streams) => streams.write(stdout, &data).map_err(|e| tool_io::IoError::Io(e.to_string())),
+        })
+    }
+
+    fn read_stdin(&mut self, max: u32, _timeout_ms: u64) -> Result<Option<Vec<u8>>, tool_io::IoError> {
+        if process::cancelled() {
+            return Err(tool_io::IoError::Cancelled);
+        }
+        // Piped stdin is held whole by the time the tool runs, so a read never waits.
+        match &mut self.streams {
+            None => Err(tool_io::IoError::NoRun),
+            Some(streams) => streams.read_stdin(max as usize).map_err(|e| tool_io::IoError::Io(e.to_string())),
+        }
+    }
+
+    fn cancelled(&mut self) -> bool {
+        process::cancelled()
     }
 }
 
@@ -584,11 +728,19 @@ impl host_log::Host for PluginState {
     }
 }
 
+/// What a plugin asked of the host: each spawn that was allowed (`argv[0]` as granted, then
+/// its arguments) and each denial's message, in order (`devshell plugin test` checks them).
+#[derive(Debug, Clone, Default)]
+pub struct Record {
+    pub spawned: Vec<String>,
+    pub denied: Vec<String>,
+}
+
 /// One live plugin instance and the handle of its session resource.
 pub struct PluginInstance {
     name: String,
     store: Store<PluginState>,
-    bindings: Option<Backend>,
+    bindings: Option<Box<dyn Exports>>,
     poisoned: Option<String>,
 }
 
@@ -605,11 +757,16 @@ impl PluginInstance {
         self.store.data().granter.grant()
     }
 
+    /// What it spawned and was denied since the last call of this.
+    pub fn take_record(&mut self) -> Record {
+        std::mem::take(&mut self.store.data_mut().record)
+    }
+
     /// Run one call into the plugin under the limits; a trap or timeout poisons the instance.
     fn call<R>(
         &mut self,
         what: &str,
-        f: impl FnOnce(Option<&Backend>, &mut Store<PluginState>) -> wasmtime::Result<R>,
+        f: impl FnOnce(Option<&dyn Exports>, &mut Store<PluginState>) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
         if let Some(reason) = &self.poisoned {
             return Err(PluginError::Poisoned { plugin: self.name.clone(), reason: reason.clone() });
@@ -617,15 +774,21 @@ impl PluginInstance {
         let state = self.store.data_mut();
         state.call_started = Instant::now();
         state.host_time = Duration::ZERO;
+        state.cancelled_at = None;
+        process::begin_call();
         self.store.set_epoch_deadline(1);
-        let result = f(self.bindings.as_ref(), &mut self.store);
+        let result = f(self.bindings.as_deref(), &mut self.store);
         // Lines the rate limit dropped during the call are reported now, not at some later line.
         self.store.data_mut().log.report_dropped();
         match result {
             Ok(value) => Ok(value),
             Err(error) => {
-                let reason = describe_fault(what, &error);
-                tracing::error!(plugin = %self.name, "{reason}");
+                let reason = match self.store.data().stderr.take_panic() {
+                    Some(panic) => format!("panicked: {panic}, during {what}"),
+                    None => describe_fault(what, &error),
+                };
+                // The caller reports it; logged for DEVSHELL_LOG=debug only, so it shows once.
+                tracing::debug!(plugin = %self.name, "{reason}: {error:?}");
                 self.poisoned = Some(reason.clone());
                 Err(PluginError::Fault { plugin: self.name.clone(), reason })
             }
@@ -634,83 +797,93 @@ impl PluginInstance {
 
     pub fn new_session(&mut self, config: &SessionConfig) -> Result<ResourceAny, PluginError> {
         self.call("session constructor", |b, store| {
-            b.expect("instantiated").devshell_backend_session().session().call_constructor(store, config)
+            b.expect("instantiated").new_session(store, config)
         })
     }
 
     pub fn ensure_ready(&mut self, session: ResourceAny) -> Result<(), PluginError> {
         self.call("ensure-ready", |b, store| {
-            b.expect("instantiated").devshell_backend_session().session().call_ensure_ready(store, session)
+            b.expect("instantiated").ensure_ready(store, session)
         })?
         .map_err(|e| PluginError::Session(session_error_message(&e)))
     }
 
     /// Run one tool with `stdio` as its streams: children the plugin spawns with `inherit` get
-    /// them. Returns the plugin's result and what the captured streams received (the plugin's
-    /// own captured output, in its result, comes after it).
+    /// them, and so do the bytes it writes through `tool-io`. Returns how the tool ended and
+    /// what the captured streams received.
+    /// `workspace_program`: the host path of the workspace file the request names as its
+    /// program (`./target/debug/app`), which the plugin may then run.
     pub fn run_tool(
         &mut self,
         session: ResourceAny,
         request: &ToolRequest,
         stdio: ToolStdio,
-    ) -> Result<(ToolOutput, Captured), PluginError> {
+        workspace_program: Option<PathBuf>,
+    ) -> Result<(ExitStatus, Captured), PluginError> {
+        self.store.data_mut().user_env.clone_from(&request.env);
+        self.store.data_mut().workspace_program = workspace_program;
+        let streams = ToolStreams::new(stdio)
+            .map_err(|e| PluginError::Session(format!("cannot read the tool's stdin: {e}")))?;
         let state = self.store.data_mut();
-        state.user_env.clone_from(&request.env);
-        state.streams = Some(ToolStreams::new(stdio));
+        state.streams = Some(streams);
         let outcome = self.call("run-tool", |b, store| {
-            b.expect("instantiated").devshell_backend_session().session().call_run_tool(store, session, request)
+            b.expect("instantiated").run_tool(store, session, request)
         });
         let captured = self.store.data_mut().streams.take().map(ToolStreams::finish).unwrap_or_default();
-        let output = outcome?.map_err(|e| PluginError::Session(session_error_message(&e)))?;
-        Ok((output, captured))
+        let status = outcome?.map_err(|e| PluginError::Session(session_error_message(&e)))?;
+        if process::cancelled() {
+            // The plugin stopped in time; the session stays, the run is what the user stopped.
+            return Err(PluginError::Session("interrupted (Ctrl-C)".into()));
+        }
+        Ok((status, captured))
     }
 
     pub fn info(&mut self, session: ResourceAny) -> Result<BackendInfo, PluginError> {
         self.call("info", |b, store| {
-            b.expect("instantiated").devshell_backend_session().session().call_info(store, session)
+            b.expect("instantiated").info(store, session)
         })
     }
 
     pub fn shutdown(&mut self, session: ResourceAny) -> Result<(), PluginError> {
         self.call("shutdown", |b, store| {
-            b.expect("instantiated").devshell_backend_session().session().call_shutdown(store, session)
+            b.expect("instantiated").shutdown(store, session)
         })?
         .map_err(|e| PluginError::Session(session_error_message(&e)))
     }
 
     pub fn list_dir(&mut self, path: &str) -> Result<Vec<DirEntry>, PluginError> {
         self.call("list-dir", |b, store| {
-            b.expect("instantiated").devshell_backend_guest_fs().call_list_dir(store, path)
+            b.expect("instantiated").list_dir(store, path)
         })?
         .map_err(fs_error)
     }
 
     pub fn stat(&mut self, path: &str) -> Result<EntryStat, PluginError> {
-        self.call("stat", |b, store| b.expect("instantiated").devshell_backend_guest_fs().call_stat(store, path))?
+        self.call("stat", |b, store| b.expect("instantiated").stat(store, path))?
             .map_err(fs_error)
     }
 
     pub fn read_file(&mut self, path: &str) -> Result<Vec<u8>, PluginError> {
         self.call("read-file", |b, store| {
-            b.expect("instantiated").devshell_backend_guest_fs().call_read_file(store, path)
+            b.expect("instantiated").read_file(store, path)
         })?
         .map_err(fs_error)
     }
 
     pub fn write_file(&mut self, path: &str, data: &[u8]) -> Result<(), PluginError> {
         self.call("write-file", |b, store| {
-            b.expect("instantiated").devshell_backend_guest_fs().call_write_file(store, path, data)
+            b.expect("instantiated").write_file(store, path, data)
         })?
         .map_err(fs_error)
     }
 
     pub fn mkdir(&mut self, path: &str) -> Result<(), PluginError> {
-        self.call("mkdir", |b, store| b.expect("instantiated").devshell_backend_guest_fs().call_mkdir(store, path))?
+        self.call("mkdir", |b, store| b.expect("instantiated").mkdir(store, path))?
             .map_err(fs_error)
     }
 
     pub fn remove(&mut self, path: &str) -> Result<(), PluginError> {
-        self.call("remove", |b, store| b.expect("instantiated").devshell_backend_guest_fs().call_remove(store, path))?
+        self.call("remove", |b, store| b.expect("instantiated").remove(store, path))?
             .map_err(fs_error)
     }
 }
@@ -718,13 +891,13 @@ impl PluginInstance {
 fn describe_fault(what: &str, error: &wasmtime::Error) -> String {
     let detail = if let Some(trap) = error.downcast_ref::<wasmtime::Trap>() {
         match trap {
-            wasmtime::Trap::AllocationTooLarge => "it tried to use more memory than its cap".to_string(),
-            other => format!("it trapped ({other})"),
+            wasmtime::Trap::AllocationTooLarge => "tried to use more memory than its cap".to_string(),
+            other => format!("trapped ({other})"),
         }
     } else {
         let root = error.root_cause().to_string();
         if root.contains("forcing trap when growing memory") || root.contains("memory") && root.contains("limit") {
-            "it tried to use more memory than its cap".to_string()
+            "tried to use more memory than its cap".to_string()
         } else {
             root
         }
@@ -738,6 +911,7 @@ pub fn session_error_message(error: &SessionError) -> String {
         SessionError::Timeout(m) => format!("timed out: {m}"),
         SessionError::Denied(m) => format!("denied: {m}"),
         SessionError::Sync(m) => format!("sync failed: {m}"),
+        SessionError::Cancelled(m) => format!("interrupted (Ctrl-C): {m}"),
         SessionError::Backend(m) => m.clone(),
     }
 }

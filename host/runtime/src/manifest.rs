@@ -102,6 +102,32 @@ fn narrow_program(granted: &str, asked: &[String]) -> Vec<String> {
 
 /// One line, as `plugin list` and the session banner show it: `programs [cargo], dirs
 /// [staging], network false`, then `read_dirs` and `env` when there are any.
+impl Capabilities {
+    /// A few words for a one-line report: `2 programs, 1 dir, network` or `nothing`.
+    pub fn summary(&self) -> String {
+        let count = |n: usize, what: &str| match n {
+            0 => None,
+            1 => Some(format!("1 {what}")),
+            n => Some(format!("{n} {what}s")),
+        };
+        let parts: Vec<String> = [
+            count(self.programs.len(), "program"),
+            count(self.dirs.len(), "dir"),
+            count(self.read_dirs.len(), "read-only dir"),
+            count(self.env.len(), "variable"),
+            self.network.then(|| "network".to_string()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if parts.is_empty() {
+            "nothing".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
 impl std::fmt::Display for Capabilities {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "programs [{}], dirs [{}]", self.programs.join(", "), self.dirs.join(", "))?;
@@ -135,7 +161,9 @@ impl Manifest {
         use wasmparser::{Encoding, Parser, Payload};
         let mut found = None;
         for payload in Parser::new(0).parse_all(bytes) {
-            match payload.map_err(|e| ManifestError::NotWasm(e.to_string()))? {
+            // wasmparser's messages can span lines (a debug dump of the bytes it expected).
+            let one_line = |e: wasmparser::BinaryReaderError| e.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
+            match payload.map_err(|e| ManifestError::NotWasm(one_line(e)))? {
                 Payload::Version { encoding: Encoding::Module, .. } if found.is_none() && !is_nested(bytes) => {
                     return Err(ManifestError::CoreModule)
                 }
@@ -155,9 +183,14 @@ fn is_nested(bytes: &[u8]) -> bool {
     bytes.len() >= 8 && bytes[4..8] == [0x0d, 0x00, 0x01, 0x00]
 }
 
-/// The contract version a component was built against, read from the name of its exported
-/// `devshell:backend/session@X.Y.Z` interface.
-pub fn contract_version(bytes: &[u8]) -> anyhow::Result<String> {
+/// What a component exports of the contract: the version (read from the name of its
+/// `devshell:backend/session@X.Y.Z` interface) and whether it serves `guest-fs`.
+pub struct ContractExports {
+    pub version: String,
+    pub guest_fs: bool,
+}
+
+pub fn contract_exports(bytes: &[u8]) -> anyhow::Result<ContractExports> {
     use wasmparser::{Parser, Payload};
     let mut exports = Vec::new();
     for payload in Parser::new(0).parse_all(bytes) {
@@ -167,14 +200,14 @@ pub fn contract_version(bytes: &[u8]) -> anyhow::Result<String> {
             }
         }
     }
-    exports.iter().find_map(|name| name.strip_prefix("devshell:backend/session@")).map(str::to_string).ok_or_else(
-        || {
-            anyhow::anyhow!(
-                "not a devshell backend: it exports no `devshell:backend/session` interface (exports: {})",
-                if exports.is_empty() { "none".to_string() } else { exports.join(", ") }
-            )
-        },
-    )
+    let version = exports.iter().find_map(|name| name.strip_prefix("devshell:backend/session@")).ok_or_else(|| {
+        anyhow::anyhow!(
+            "not a devshell backend: it exports no `devshell:backend/session` interface (exports: {})",
+            if exports.is_empty() { "none".to_string() } else { exports.join(", ") }
+        )
+    })?;
+    let guest_fs = exports.iter().any(|name| name == &format!("devshell:backend/guest-fs@{version}"));
+    Ok(ContractExports { version: version.to_string(), guest_fs })
 }
 
 #[cfg(test)]

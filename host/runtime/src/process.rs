@@ -73,6 +73,26 @@ const ENV_ALLOWLIST: &[&str] = &[
 
 /// Set by SIGINT while devshell waits for a tool that does not own the terminal.
 pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// Set with [`INTERRUPTED`] but consumed by no one: the plugin call running when Ctrl-C came is
+/// cancelled until the next call begins ([`begin_call`]).
+static CANCELLED: AtomicBool = AtomicBool::new(false);
+
+/// What devshell's SIGINT handler calls: stop the script between commands, cancel the plugin
+/// call in progress. Async-signal-safe (two atomic stores).
+pub fn interrupt() {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+    CANCELLED.store(true, Ordering::SeqCst);
+}
+
+/// True once Ctrl-C has cancelled the plugin call in progress.
+pub fn cancelled() -> bool {
+    CANCELLED.load(Ordering::SeqCst)
+}
+
+/// A new plugin call starts uncancelled.
+pub(crate) fn begin_call() {
+    CANCELLED.store(false, Ordering::SeqCst);
+}
 
 #[derive(Debug)]
 pub enum StdioMode {
@@ -105,7 +125,9 @@ const CAPTURE_GRACE: Duration = Duration::from_secs(1);
 /// [`Spill`] (bounded memory, whatever the size); piped stdin is fed from its bytes, then end
 /// of file, to the first child that inherits it.
 pub struct ToolStreams {
-    stdin: Option<Spill>,
+    /// Piped stdin not yet handed out: to the first child that inherits it, or read by the
+    /// plugin itself (`tool-io.read-stdin`), whose reads go on from where it stopped.
+    stdin: Option<Box<dyn Read + Send>>,
     stdout: Sink,
     stderr: Sink,
     merged: bool,
@@ -114,15 +136,15 @@ pub struct ToolStreams {
 }
 
 impl ToolStreams {
-    pub fn new(stdio: ToolStdio) -> ToolStreams {
-        ToolStreams {
-            stdin: stdio.stdin,
+    pub fn new(stdio: ToolStdio) -> std::io::Result<ToolStreams> {
+        Ok(ToolStreams {
+            stdin: stdio.stdin.map(Spill::into_reader).transpose()?,
             stdout: stdio.stdout,
             stderr: stdio.stderr,
             merged: stdio.stderr_to_stdout,
             captured: Arc::default(),
             pumps: Vec::new(),
-        }
+        })
     }
 
     /// The three streams for a child, with each `inherit` replaced by the run's own.
@@ -192,6 +214,35 @@ impl ToolStreams {
         Ok(())
     }
 
+    /// Bytes the plugin writes itself (`tool-io.write`), to where the run's stdout (or stderr)
+    /// goes: devshell's own stream, nowhere, or the captured stream.
+    pub fn write(&mut self, stdout: bool, data: &[u8]) -> std::io::Result<()> {
+        match if stdout { self.stdout } else { self.stderr } {
+            Sink::Null => Ok(()),
+            Sink::Terminal if stdout => std::io::stdout().lock().write_all(data).and_then(|_| std::io::stdout().flush()),
+            Sink::Terminal => std::io::stderr().lock().write_all(data),
+            Sink::Capture => {
+                let mut captured = self.captured.lock().unwrap_or_else(|e| e.into_inner());
+                let into_stdout = stdout || self.merged;
+                if into_stdout { captured.stdout.append(data) } else { captured.stderr.append(data) }
+            }
+        }
+    }
+
+    /// Up to `max` bytes of piped stdin for the plugin itself; `None` at its end, or when the
+    /// run's stdin is the terminal or was handed to a child.
+    pub fn read_stdin(&mut self, max: usize) -> std::io::Result<Option<Vec<u8>>> {
+        let Some(reader) = self.stdin.as_mut() else { return Ok(None) };
+        let mut buffer = vec![0; max.min(1 << 20)];
+        let n = reader.read(&mut buffer)?;
+        if n == 0 {
+            self.stdin = None;
+            return Ok(None);
+        }
+        buffer.truncate(n);
+        Ok(Some(buffer))
+    }
+
     /// What was captured, once every pipe reached end of file (or, past [`CAPTURE_GRACE`],
     /// what arrived so far).
     pub fn finish(self) -> Captured {
@@ -208,9 +259,8 @@ impl ToolStreams {
 
 /// A pipe whose reading end carries `bytes` and then end of file, fed by a thread (which ends
 /// early, quietly, if the reader goes away).
-fn feed(bytes: Spill) -> std::io::Result<Stdio> {
+fn feed(mut source: Box<dyn Read + Send>) -> std::io::Result<Stdio> {
     let (reader, mut writer) = std::io::pipe()?;
-    let mut source = bytes.into_reader()?;
     std::thread::Builder::new().name("devshell-stdin".into()).spawn(move || {
         let _ = std::io::copy(&mut source, &mut writer);
     })?;
@@ -245,6 +295,8 @@ pub enum ProcessError {
     NotFound(String),
     #[error("{0}")]
     Timeout(String),
+    #[error("{0}")]
+    Cancelled(String),
     #[error("{0}")]
     Io(String),
 }
@@ -468,6 +520,8 @@ pub struct ChildProcess {
     finished: Arc<AtomicBool>,
     deadline: Option<Instant>,
     owns_terminal: bool,
+    /// Whether a Ctrl-C devshell received was passed on to it already.
+    interrupt_forwarded: bool,
     /// Its place in its plugin's [`ChildLimit`]; `None` outside one, or once it is spent.
     slot: Option<ChildSlot>,
 }
@@ -503,10 +557,7 @@ impl ChildProcess {
         command.process_group(0);
         // A tool that reads the terminal must own it (else SIGTTIN stops it), and then Ctrl-C
         // reaches it directly instead of devshell.
-        if let Some(confinement) = request.confinement {
-            // SAFETY: `apply` makes two syscalls and allocates nothing (see `confine`).
-            unsafe { command.pre_exec(move || confinement.apply()) };
-        }
+        // Before the confinement, whose filter refuses taking the terminal over.
         if owns_terminal {
             unsafe {
                 command.pre_exec(|| {
@@ -517,6 +568,10 @@ impl ChildProcess {
                     Ok(())
                 });
             }
+        }
+        if let Some(confinement) = request.confinement {
+            // SAFETY: `apply` makes a few syscalls and allocates nothing (see `confine`).
+            unsafe { command.pre_exec(move || confinement.apply()) };
         }
         let mut child = command.spawn().map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => ProcessError::NotFound(format!("{label}: {e}")),
@@ -532,6 +587,16 @@ impl ChildProcess {
             let stdout = stdout.map(PipeReader::start).transpose()?;
             let stderr = stderr.map(PipeReader::start).transpose()?;
             std::thread::Builder::new().name("devshell-wait".into()).spawn(move || {
+                // Once the tool ends, whatever it left running in its group goes too (a `&` job,
+                // a daemon that did not setsid): killed while the tool is a zombie, so its group
+                // id cannot have been given to anyone else yet.
+                // SAFETY: waitid with WNOWAIT only observes; kill of our own child's group.
+                unsafe {
+                    let mut info: libc::siginfo_t = std::mem::zeroed();
+                    if libc::waitid(libc::P_PID, pid, &mut info, libc::WEXITED | libc::WNOWAIT) == 0 {
+                        libc::kill(-(pid as i32), libc::SIGKILL);
+                    }
+                }
                 let status = child.wait();
                 finished_flag.store(true, Ordering::SeqCst);
                 let _ = exit_tx.send(status);
@@ -562,6 +627,7 @@ impl ChildProcess {
             finished,
             deadline: request.timeout.map(|t| Instant::now() + t),
             owns_terminal,
+            interrupt_forwarded: false,
             slot: None,
         })
     }
@@ -570,9 +636,39 @@ impl ChildProcess {
         self.pid
     }
 
+    /// Write all of `data`, waiting in slices while the pipe is full, so a child that never
+    /// reads ends the write at the command's deadline or on Ctrl-C instead of holding it.
     pub fn write_stdin(&mut self, data: &[u8]) -> Result<(), ProcessError> {
-        let stdin = self.stdin.as_mut().ok_or_else(|| ProcessError::Io("stdin is not a pipe (or closed)".into()))?;
-        stdin.write_all(data).map_err(|e| ProcessError::Io(format!("write to {} stdin: {e}", self.label)))
+        let mut stdin = self.stdin.take().ok_or_else(|| ProcessError::Io("stdin is not a pipe (or closed)".into()))?;
+        let written = self.write_all_interruptibly(&mut stdin, data);
+        self.stdin = Some(stdin);
+        written
+    }
+
+    fn write_all_interruptibly(&mut self, stdin: &mut ChildStdin, data: &[u8]) -> Result<(), ProcessError> {
+        let fd = stdin.as_raw_fd();
+        // SAFETY: fcntl on a descriptor this child's pipe owns.
+        unsafe { libc::fcntl(fd, libc::F_SETFL, libc::fcntl(fd, libc::F_GETFL) | libc::O_NONBLOCK) };
+        let mut rest = data;
+        while !rest.is_empty() {
+            match stdin.write(rest) {
+                Ok(n) => rest = &rest[n..],
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if cancelled() {
+                        self.kill();
+                        let label = &self.label;
+                        return Err(ProcessError::Cancelled(format!("cancelled (Ctrl-C) while writing to {label}")));
+                    }
+                    self.enforce_deadline()?;
+                    let mut poll = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
+                    // SAFETY: one pollfd on the stack.
+                    unsafe { libc::poll(&mut poll, 1, 100) };
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(ProcessError::Io(format!("write to {} stdin: {e}", self.label))),
+            }
+        }
+        Ok(())
     }
 
     pub fn close_stdin(&mut self) {
@@ -664,7 +760,10 @@ impl ChildProcess {
             if call_deadline.is_some_and(|d| now >= d) {
                 return Ok(None);
             }
-            if INTERRUPTED.swap(false, Ordering::SeqCst) {
+            // Ctrl-C reached devshell, not the tool (it does not own the terminal): pass it on,
+            // once, and leave the flag for the shell, which stops the script after this command.
+            if INTERRUPTED.load(Ordering::SeqCst) && !self.interrupt_forwarded {
+                self.interrupt_forwarded = true;
                 unsafe { libc::kill(-(self.pid as i32), libc::SIGINT) };
             }
             let slice = [self.deadline, call_deadline]

@@ -177,6 +177,18 @@ impl Io {
     }
 
     /// Copy stdin (all of it, then end of file) to stdout, as `cat` does.
+    /// Everything on stdin (nothing when it is the terminal).
+    pub fn take_stdin(&mut self) -> Vec<u8> {
+        match self.stdin.take().map(Spill::into_vec) {
+            Some(Ok(bytes)) => bytes,
+            Some(Err(e)) => {
+                self.err(format!("devshell: cannot read stdin back: {e}\n"));
+                Vec::new()
+            }
+            None => Vec::new(),
+        }
+    }
+
     pub fn stdin_to_out(&mut self) {
         if let Some(stdin) = self.stdin.take() {
             self.spill_to(self.out, stdin);
@@ -480,19 +492,19 @@ impl Shell {
     fn flush_redirects(&mut self, io: &mut Io) {
         for target in &mut io.targets {
             if let TargetKind::File { path, append } = &target.kind {
-                let data = match std::mem::take(&mut target.buffer).into_vec() {
-                    Ok(data) => data,
-                    Err(e) => {
-                        eprintln!("devshell: {path}: cannot read the output back: {e}");
-                        continue;
-                    }
-                };
-                let written = if *append { self.vfs.append(path, &data) } else { self.vfs.write(path, data) };
+                let data = std::mem::take(&mut target.buffer);
+                let written = if *append { self.vfs.append_spill(path, data) } else { self.vfs.write_spill(path, data) };
                 if let Err(e) = written {
                     eprintln!("devshell: {e}");
                 }
             }
         }
+    }
+
+    /// Run one command (a builtin, a text tool, a routed tool or a workspace program) with
+    /// `io` as its streams: what `xargs` does with the lines it reads.
+    pub fn run_argv(&mut self, argv: &[String], io: &mut Io) -> Status {
+        self.dispatch(argv, Vec::new(), io)
     }
 
     fn dispatch(&mut self, argv: &[String], assigned: Vec<(String, String)>, io: &mut Io) -> Status {
@@ -515,11 +527,41 @@ impl Shell {
             }
             return status;
         }
+        if let Some(status) = builtins::text_tool(self, name, &argv[1..], io) {
+            return status;
+        }
         if self.backend.is_routed(name) {
             return Ok(self.run_tool(argv, assigned, io));
         }
+        if name.contains('/') {
+            return Ok(self.run_workspace_program(argv, assigned, io));
+        }
         io.error("devshell", format!("{name}: command not found (try `help`)"));
         Ok(127)
+    }
+
+    /// `./target/debug/app`, `target/release/app --flag`: a workspace file run in the backend
+    /// like a routed tool (same sync, same statuses); 126 when it cannot be run, 127 when there
+    /// is no such file.
+    fn run_workspace_program(&mut self, argv: &[String], assigned: Vec<(String, String)>, io: &mut Io) -> i32 {
+        let name = &argv[0];
+        let path = vfs::resolve(&self.cwd, name);
+        let node = self.vfs.follow(&path).ok().and_then(|real| self.vfs.get(&real));
+        match node.map(|n| &n.kind) {
+            Some(vfs::NodeKind::File { executable: true, .. }) => self.run_tool(argv, assigned, io),
+            Some(vfs::NodeKind::File { .. }) => {
+                io.error("devshell", format!("{name}: Permission denied (not executable; `chmod +x {name}`)"));
+                126
+            }
+            Some(_) => {
+                io.error("devshell", format!("{name}: Is a directory"));
+                126
+            }
+            None => {
+                io.error("devshell", format!("{name}: No such file or directory"));
+                127
+            }
+        }
     }
 
     fn run_tool(&mut self, argv: &[String], assigned: Vec<(String, String)>, io: &mut Io) -> i32 {
@@ -540,7 +582,12 @@ impl Shell {
             }
             Err(error) => {
                 io.error(&argv[0], format!("{error:#}"));
-                126
+                // Stopped by Ctrl-C: the status bash gives a command SIGINT ended.
+                if crate::plugin::cancelled() {
+                    130
+                } else {
+                    126
+                }
             }
         }
     }

@@ -172,8 +172,8 @@ fn write_node(vfs: &Vfs, vfs_path: &str, root: &Beneath) -> std::io::Result<(boo
                     }
                 }
             }
-            let data = vfs.read(vfs_path).map_err(|e| std::io::Error::other(e.to_string()))?;
-            root.write_file(relative, &data, *executable, node.mtime_ns)?
+            let mut data = vfs.reader(vfs_path).map_err(|e| std::io::Error::other(e.to_string()))?;
+            root.write_file(relative, &mut data, *executable, node.mtime_ns)?
         }
         NodeKind::Symlink { target } => root.symlink(relative, target)?,
     };

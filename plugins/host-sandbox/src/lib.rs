@@ -10,12 +10,9 @@
 #![cfg(target_family = "wasm")]
 
 use devshell::backend::host_process::{self, Command, ProcessError, Stdio};
-use devshell::backend::types::{
-    BackendInfo, DirEntry, EntryStat, ExitStatus, FsError, SessionConfig, SessionError, ToolOutput, ToolRequest,
-    WorkspaceMode,
-};
+use devshell::backend::types::{BackendInfo, ExitStatus, SessionConfig, SessionError, ToolRequest, WorkspaceMode};
 
-wit_bindgen::generate!({ path: "../../wit", world: "backend" });
+wit_bindgen::generate!({ path: "../../wit/0.2.0", world: "backend" });
 
 devshell_plugin_kit::manifest!(
     r#"{"name":"host-sandbox","version":"0.1.0","description":"Runs the tools routed to it (cargo, rustup, rustc and routed_tools) on the host, confined, in a persistent staging dir synced with the workspace","capabilities":{"programs":["*"],"dirs":["staging"],"network":true}}"#
@@ -48,7 +45,7 @@ impl exports::devshell::backend::session::GuestSession for Session {
         Ok(())
     }
 
-    fn run_tool(&self, request: ToolRequest) -> Result<ToolOutput, SessionError> {
+    fn run_tool(&self, request: ToolRequest) -> Result<ExitStatus, SessionError> {
         let cwd = if request.cwd.is_empty() {
             self.config.staging_dir.clone()
         } else {
@@ -57,8 +54,15 @@ impl exports::devshell::backend::session::GuestSession for Session {
         // `inherit`: the host connects the tool to the run's own streams (the terminal, a
         // redirect, a pipe, piped stdin) and moves the bytes itself, so nothing passes through
         // this plugin's memory, whatever the size.
+        // A workspace program (`./target/debug/app`) is its file in the staging dir; the
+        // host lets exactly that file run because the user named it.
+        let program = if request.program.contains('/') && !request.program.starts_with('/') {
+            format!("{cwd}/{}", request.program)
+        } else {
+            request.program.clone()
+        };
         let command = Command {
-            program: request.program.clone(),
+            program,
             args: request.args.clone(),
             cwd: Some(cwd),
             env: request.env.clone(),
@@ -68,11 +72,8 @@ impl exports::devshell::backend::session::GuestSession for Session {
             timeout_ms: request.timeout_ms,
         };
         let child = host_process::spawn(&command).map_err(|e| session_error(&request.program, e))?;
-        let status = child
-            .wait(None)
-            .map_err(|e| session_error(&request.program, e))?
-            .unwrap_or(ExitStatus { code: None, signal: None });
-        Ok(ToolOutput { status, stdout: Vec::new(), stderr: Vec::new() })
+        let status = child.wait(None).map_err(|e| session_error(&request.program, e))?;
+        Ok(status.unwrap_or(ExitStatus { code: None, signal: None }))
     }
 
     fn info(&self) -> BackendInfo {
@@ -95,32 +96,8 @@ fn session_error(program: &str, error: ProcessError) -> SessionError {
         ProcessError::Denied(m) => SessionError::Denied(m),
         ProcessError::NotFound(m) => SessionError::Unavailable(format!("{program}: {m}")),
         ProcessError::Timeout(m) => SessionError::Timeout(m),
+        ProcessError::Cancelled(m) => SessionError::Cancelled(m),
         ProcessError::Io(m) => SessionError::Backend(format!("{program}: {m}")),
-    }
-}
-
-fn no_guest_fs<T>() -> Result<T, FsError> {
-    Err(FsError::Backend("host-sandbox has no guest filesystem: it runs in sync mode only".into()))
-}
-
-impl exports::devshell::backend::guest_fs::Guest for HostSandbox {
-    fn list_dir(_: String) -> Result<Vec<DirEntry>, FsError> {
-        no_guest_fs()
-    }
-    fn stat(_: String) -> Result<EntryStat, FsError> {
-        no_guest_fs()
-    }
-    fn read_file(_: String) -> Result<Vec<u8>, FsError> {
-        no_guest_fs()
-    }
-    fn write_file(_: String, _: Vec<u8>) -> Result<(), FsError> {
-        no_guest_fs()
-    }
-    fn mkdir(_: String) -> Result<(), FsError> {
-        no_guest_fs()
-    }
-    fn remove(_: String) -> Result<(), FsError> {
-        no_guest_fs()
     }
 }
 

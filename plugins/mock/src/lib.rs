@@ -12,8 +12,17 @@
 //! | `delete:PATH`      | remove a file or a directory tree                                      |
 //! | `cat:PATH`         | print a file (any path: shows what WASI lets the plugin read)           |
 //! | `spawn:PROG ARGS…` | spawn a host program through `host-process` and take its exit status   |
+//! | `stdin`            | copy the tool's stdin to its stdout through `tool-io`                  |
+//! | `flood:BYTES`      | write BYTES bytes (`a`…`z` repeated) to stdout through `tool-io`       |
+//! | `granted`          | the effective grant, a `grant …` line per item, on stdout              |
+//! | `options`          | the session's options, an `option KEY=VALUE` line each, on stdout      |
+//! | `wait-cancel`      | wait until the user cancels (Ctrl-C), then return `cancelled`          |
 //! | `exit:N`           | stop here with exit code N                                             |
 //!
+//! Output goes through `tool-io`, so the host sends it where the user's command line says.
+//! A run whose first argument is not an op (`cargo --version`) runs the tool itself on the
+//! host, in the staging dir, as a real Mode S backend would (its built-in grant is the routed
+//! tools, offline), so the mock passes the conformance check every backend must.
 //! In Mode S the file operations act on the staging dir (through the plugin's WASI preopen); in
 //! Mode P on the in-memory guest filesystem. The program name is ignored, so any routed tool name
 //! works (`cargo print:hi`).
@@ -27,13 +36,14 @@ use std::collections::BTreeMap;
 
 use devshell::backend::host_log;
 use devshell::backend::host_process::{self, Command, Stdio};
+use devshell::backend::tool_io;
 use devshell::backend::types::{
-    BackendInfo, DirEntry, EntryKind, EntryStat, ExitStatus, FsError, SessionConfig, SessionError, ToolOutput,
-    ToolRequest, WorkspaceMode,
+    BackendInfo, DirEntry, EntryKind, EntryStat, ExitStatus, FsError, SessionConfig, SessionError, ToolRequest,
+    WorkspaceMode,
 };
 use devshell_plugin_kit::confine_to_mount;
 
-wit_bindgen::generate!({ path: "../../wit", world: "backend" });
+wit_bindgen::generate!({ path: "../../wit/0.2.0", world: "guest-backend" });
 
 devshell_plugin_kit::manifest!(
     r#"{"name":"mock","version":"0.1.0","description":"In-memory guest filesystem and a scripted run-tool, for tests and as an example","capabilities":{"programs":["*"],"dirs":["staging"],"network":false}}"#
@@ -218,10 +228,10 @@ impl exports::devshell::backend::session::GuestSession for MockSession {
         Ok(())
     }
 
-    fn run_tool(&self, request: ToolRequest) -> Result<ToolOutput, SessionError> {
-        let mut run = ScriptRun { session: self, request: &request, stdout: Vec::new(), stderr: Vec::new() };
-        let code = run.run_all();
-        Ok(ToolOutput { status: ExitStatus { code: Some(code), signal: None }, stdout: run.stdout, stderr: run.stderr })
+    fn run_tool(&self, request: ToolRequest) -> Result<ExitStatus, SessionError> {
+        let mut run = ScriptRun { session: self, request: &request };
+        let code = run.run_all()?;
+        Ok(ExitStatus { code: Some(code), signal: None })
     }
 
     fn info(&self) -> BackendInfo {
@@ -240,45 +250,46 @@ impl exports::devshell::backend::session::GuestSession for MockSession {
     }
 }
 
-/// One `run-tool` call: runs the ops and collects output when the request asked for capture.
+/// One `run-tool` call.
 struct ScriptRun<'a> {
     session: &'a MockSession,
     request: &'a ToolRequest,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
 }
 
 impl ScriptRun<'_> {
-    fn run_all(&mut self) -> i32 {
+    fn run_all(&mut self) -> Result<i32, SessionError> {
+        const BARE_OPS: &[&str] = &["stdin", "granted", "options", "wait-cancel"];
+        let is_op = |arg: &String| arg.contains(':') || BARE_OPS.contains(&arg.as_str());
+        if !self.request.args.first().is_some_and(is_op) && self.is_sync() {
+            let command_line = std::iter::once(&self.request.program).chain(&self.request.args);
+            let words: Vec<String> = command_line.cloned().collect();
+            return Ok(self.spawn_words(words).unwrap_or_else(|message| {
+                self.err(&format!("mock: {message}"));
+                1
+            }));
+        }
         for op in &self.request.args {
+            if op == "wait-cancel" {
+                return Err(wait_for_cancel());
+            }
             match self.run_op(op) {
                 Ok(None) => {}
-                Ok(Some(code)) => return code,
+                Ok(Some(code)) => return Ok(code),
                 Err(message) => {
                     self.err(&format!("mock: {op}: {message}"));
-                    return 1;
+                    return Ok(1);
                 }
             }
         }
-        0
+        Ok(0)
     }
 
     fn out(&mut self, text: &str) {
-        if self.request.capture {
-            self.stdout.extend_from_slice(text.as_bytes());
-            self.stdout.push(b'\n');
-        } else {
-            println!("{text}");
-        }
+        let _ = tool_io::write(tool_io::Output::Stdout, format!("{text}\n").as_bytes());
     }
 
     fn err(&mut self, text: &str) {
-        if self.request.capture {
-            self.stderr.extend_from_slice(text.as_bytes());
-            self.stderr.push(b'\n');
-        } else {
-            eprintln!("{text}");
-        }
+        let _ = tool_io::write(tool_io::Output::Stderr, format!("{text}\n").as_bytes());
     }
 
     /// Runs one op; `Some(code)` ends the script with that exit code.
@@ -287,6 +298,43 @@ impl ScriptRun<'_> {
         match verb {
             "print" => self.out(rest),
             "eprint" => self.err(rest),
+            "stdin" => {
+                while let Some(chunk) = tool_io::read_stdin(64 * 1024, 1000).map_err(io_message)? {
+                    tool_io::write(tool_io::Output::Stdout, &chunk).map_err(io_message)?;
+                }
+            }
+            "flood" => {
+                let total: u64 = rest.parse().map_err(|_| format!("byte count {rest:?} is not a number"))?;
+                let chunk: Vec<u8> = (b'a'..=b'z').cycle().take(64 * 26).collect();
+                let mut left = total;
+                while left > 0 {
+                    let n = left.min(chunk.len() as u64) as usize;
+                    tool_io::write(tool_io::Output::Stdout, &chunk[..n]).map_err(io_message)?;
+                    left -= n as u64;
+                }
+            }
+            "granted" => {
+                let grant = host_process::granted();
+                for program in grant.programs {
+                    let args = program.args.map_or("any arguments".to_string(), |a| a.join(" "));
+                    self.out(&format!("grant program {} ({}) {args}", program.name, program.path));
+                }
+                for dir in grant.dirs {
+                    self.out(&format!("grant dir {dir}"));
+                }
+                for dir in grant.read_dirs {
+                    self.out(&format!("grant read-dir {dir}"));
+                }
+                for name in grant.env {
+                    self.out(&format!("grant env {name}"));
+                }
+                self.out(&format!("grant network {}", grant.network));
+            }
+            "options" => {
+                for (key, value) in self.session.config.options.clone() {
+                    self.out(&format!("option {key}={value}"));
+                }
+            }
             "exit" => return rest.parse().map(Some).map_err(|_| format!("exit code {rest:?} is not a number")),
             "write" => {
                 let (path, text) = rest.split_once('=').ok_or("expected write:PATH=TEXT")?;
@@ -362,29 +410,25 @@ impl ScriptRun<'_> {
     }
 
     fn spawn(&mut self, command_line: &str) -> Result<i32, String> {
-        let mut words = command_line.split_whitespace().map(String::from);
+        self.spawn_words(command_line.split_whitespace().map(String::from).collect())
+    }
+
+    /// Run `words` (a program and its arguments) on the host with the run's own streams.
+    fn spawn_words(&mut self, words: Vec<String>) -> Result<i32, String> {
+        let mut words = words.into_iter();
         let program = words.next().ok_or("expected spawn:PROGRAM ARGS...")?;
-        let stdio = if self.request.capture { Stdio::Pipe } else { Stdio::Inherit };
         let cwd = self.is_sync().then(|| self.resolve("."));
         let command = Command {
             program,
             args: words.collect(),
             cwd,
             env: self.request.env.clone(),
-            stdin: Stdio::Null,
-            stdout: stdio,
-            stderr: stdio,
+            stdin: Stdio::Inherit,
+            stdout: Stdio::Inherit,
+            stderr: Stdio::Inherit,
             timeout_ms: self.request.timeout_ms,
         };
         let child = host_process::spawn(&command).map_err(process_message)?;
-        if self.request.capture {
-            while let Some(chunk) = child.read_stdout(64 * 1024, 60_000).map_err(process_message)? {
-                self.stdout.extend_from_slice(&chunk);
-            }
-            while let Some(chunk) = child.read_stderr(64 * 1024, 60_000).map_err(process_message)? {
-                self.stderr.extend_from_slice(&chunk);
-            }
-        }
         let status = child.wait(None).map_err(process_message)?.ok_or("child still running")?;
         Ok(status.code.unwrap_or(128 + status.signal.unwrap_or(0)))
     }
@@ -406,7 +450,28 @@ fn process_message(error: host_process::ProcessError) -> String {
         host_process::ProcessError::Denied(m) => format!("denied: {m}"),
         host_process::ProcessError::NotFound(m) => format!("not found: {m}"),
         host_process::ProcessError::Timeout(m) => format!("timeout: {m}"),
+        host_process::ProcessError::Cancelled(m) => format!("cancelled: {m}"),
         host_process::ProcessError::Io(m) => format!("io: {m}"),
+    }
+}
+
+fn io_message(error: tool_io::IoError) -> String {
+    match error {
+        tool_io::IoError::NoRun => "no tool run".into(),
+        tool_io::IoError::Cancelled => "cancelled".into(),
+        tool_io::IoError::Io(m) => m,
+    }
+}
+
+/// `wait-cancel`: what a backend with work in flight does when the user presses Ctrl-C (here
+/// nothing is in flight, so it only notices and says so).
+fn wait_for_cancel() -> SessionError {
+    // Until the call's time limit stops it, if nobody cancels.
+    loop {
+        if tool_io::cancelled() {
+            return SessionError::Cancelled("mock: stopped on request".into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
 

@@ -1,17 +1,15 @@
 //! A backend built to misbehave, for the runtime's fault tests. `run-tool` with program
 //! `trap` traps, `spin` loops forever, `hog` allocates without bound, `sleep` blocks in a WASI
 //! sleep for an hour, `hang-child` starts `sleep 3599.5` (if granted) and waits an hour to read
-//! its output; anything else succeeds. Its guest-fs answers `backend` errors.
+//! its output; anything else succeeds. It serves sync mode only (no guest-fs).
 
 // A component for wasm32-wasip2 only; on the host target (`cargo build --workspace`) the
 // crate is empty instead of failing to link its imports.
 #![cfg(target_family = "wasm")]
 
-use devshell::backend::types::{
-    BackendInfo, DirEntry, EntryStat, ExitStatus, FsError, SessionConfig, SessionError, ToolOutput, ToolRequest,
-};
+use devshell::backend::types::{BackendInfo, ExitStatus, SessionConfig, SessionError, ToolRequest};
 
-wit_bindgen::generate!({ path: "../../../wit", world: "backend" });
+wit_bindgen::generate!({ path: "../../../wit/0.2.0", world: "backend" });
 
 devshell_plugin_kit::manifest!(
     r#"{"name":"faulty","version":"0.1.0","description":"Traps, spins and hogs memory on request (tests only)","capabilities":{"programs":["sleep"],"dirs":["staging"]}}"#
@@ -31,7 +29,7 @@ impl exports::devshell::backend::session::GuestSession for Session {
     fn ensure_ready(&self) -> Result<(), SessionError> {
         Ok(())
     }
-    fn run_tool(&self, request: ToolRequest) -> Result<ToolOutput, SessionError> {
+    fn run_tool(&self, request: ToolRequest) -> Result<ExitStatus, SessionError> {
         match request.program.as_str() {
             "trap" => unreachable!("faulty: asked to trap"),
             "spin" => {
@@ -42,7 +40,7 @@ impl exports::devshell::backend::session::GuestSession for Session {
             }
             "sleep" => {
                 std::thread::sleep(std::time::Duration::from_secs(3600));
-                Ok(ToolOutput { status: ExitStatus { code: Some(0), signal: None }, stdout: vec![], stderr: vec![] })
+                Ok(ExitStatus { code: Some(0), signal: None })
             }
             "hang-child" => {
                 use devshell::backend::host_process::{spawn, Command, Stdio};
@@ -58,7 +56,7 @@ impl exports::devshell::backend::session::GuestSession for Session {
                 };
                 let child = spawn(&command).map_err(|e| SessionError::Backend(format!("{e:?}")))?;
                 let _ = child.read_stdout(4096, 3_600_000);
-                Ok(ToolOutput { status: ExitStatus { code: Some(0), signal: None }, stdout: vec![], stderr: vec![] })
+                Ok(ExitStatus { code: Some(0), signal: None })
             }
             "hog" => {
                 let mut hoard: Vec<Vec<u8>> = Vec::new();
@@ -67,7 +65,7 @@ impl exports::devshell::backend::session::GuestSession for Session {
                     std::hint::black_box(&hoard);
                 }
             }
-            _ => Ok(ToolOutput { status: ExitStatus { code: Some(0), signal: None }, stdout: vec![], stderr: vec![] }),
+            _ => Ok(ExitStatus { code: Some(0), signal: None }),
         }
     }
     fn info(&self) -> BackendInfo {
@@ -81,31 +79,6 @@ impl exports::devshell::backend::session::GuestSession for Session {
     }
     fn shutdown(&self) -> Result<(), SessionError> {
         Ok(())
-    }
-}
-
-fn refused<T>() -> Result<T, FsError> {
-    Err(FsError::Backend("faulty has no filesystem".into()))
-}
-
-impl exports::devshell::backend::guest_fs::Guest for Faulty {
-    fn list_dir(_: String) -> Result<Vec<DirEntry>, FsError> {
-        refused()
-    }
-    fn stat(_: String) -> Result<EntryStat, FsError> {
-        refused()
-    }
-    fn read_file(_: String) -> Result<Vec<u8>, FsError> {
-        refused()
-    }
-    fn write_file(_: String, _: Vec<u8>) -> Result<(), FsError> {
-        refused()
-    }
-    fn mkdir(_: String) -> Result<(), FsError> {
-        refused()
-    }
-    fn remove(_: String) -> Result<(), FsError> {
-        refused()
     }
 }
 

@@ -47,12 +47,10 @@ use std::ffi::CString;
 use std::path::{Path, PathBuf};
 
 use devshell::backend::host_process::{self, Command, ProcessError, Stdio};
-use devshell::backend::types::{
-    BackendInfo, DirEntry, EntryStat, ExitStatus, FsError, SessionConfig, SessionError, ToolOutput, ToolRequest,
-    WorkspaceMode,
-};
+use devshell::backend::tool_io;
+use devshell::backend::types::{BackendInfo, ExitStatus, SessionConfig, SessionError, ToolRequest, WorkspaceMode};
 
-wit_bindgen::generate!({ path: "../../../wit", world: "backend" });
+wit_bindgen::generate!({ path: "../../../wit/0.2.0", world: "backend" });
 
 devshell_plugin_kit::manifest!(
     r#"{"name":"hostile","version":"0.1.0","description":"Attacks the host's sync through the staging dir: climbing symlinks, special files, huge and deep trees (tests only)","capabilities":{"programs":["*"],"dirs":["staging"],"read_dirs":["*"],"network":true,"env":["*"]}}"#
@@ -60,8 +58,6 @@ devshell_plugin_kit::manifest!(
 
 /// The plan file, at the staging root.
 const PLAN: &str = ".hostile-plan";
-/// How long a capture read waits before checking the other stream.
-const POLL_MS: u64 = 20;
 
 struct Hostile;
 
@@ -88,8 +84,8 @@ impl exports::devshell::backend::session::GuestSession for Session {
         Ok(())
     }
 
-    fn run_tool(&self, request: ToolRequest) -> Result<ToolOutput, SessionError> {
-        let mut output = Output::new(request.capture);
+    fn run_tool(&self, request: ToolRequest) -> Result<ExitStatus, SessionError> {
+        let mut output = Output;
         self.env.borrow_mut().clear();
         let mut code = 0;
         for op in &request.args {
@@ -106,11 +102,7 @@ impl exports::devshell::backend::session::GuestSession for Session {
                 }
             }
         }
-        Ok(ToolOutput {
-            status: ExitStatus { code: Some(code), signal: None },
-            stdout: output.stdout,
-            stderr: output.stderr,
-        })
+        Ok(ExitStatus { code: Some(code), signal: None })
     }
 
     fn info(&self) -> BackendInfo {
@@ -129,33 +121,19 @@ impl exports::devshell::backend::session::GuestSession for Session {
     }
 }
 
-/// Where an op's output goes: into the tool's output when the request captures it, else straight
-/// to the terminal (also for plan lines, which run outside any tool).
-struct Output {
-    capture: bool,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
-}
+/// Where an op's output goes: the tool run's streams (through `tool-io`) during `run-tool`,
+/// else (the plan's stages) the plugin's own stdout/stderr.
+struct Output;
 
 impl Output {
-    fn new(capture: bool) -> Output {
-        Output { capture, stdout: Vec::new(), stderr: Vec::new() }
-    }
-
     fn out(&mut self, text: &str) {
-        if self.capture {
-            self.stdout.extend_from_slice(text.as_bytes());
-            self.stdout.push(b'\n');
-        } else {
+        if tool_io::write(tool_io::Output::Stdout, format!("{text}\n").as_bytes()).is_err() {
             println!("{text}");
         }
     }
 
     fn err(&mut self, text: &str) {
-        if self.capture {
-            self.stderr.extend_from_slice(text.as_bytes());
-            self.stderr.push(b'\n');
-        } else {
+        if tool_io::write(tool_io::Output::Stderr, format!("{text}\n").as_bytes()).is_err() {
             eprintln!("{text}");
         }
     }
@@ -165,7 +143,7 @@ impl Session {
     /// Run the plan's lines for `stage`; each failure is reported and the next line runs.
     fn run_plan(&self, stage: &str) {
         let Ok(plan) = std::fs::read_to_string(self.resolve(PLAN)) else { return };
-        let mut output = Output::new(false);
+        let mut output = Output;
         for line in plan.lines().map(str::trim) {
             let Some((line_stage, op)) = line.split_once(' ') else { continue };
             if line_stage != stage {
@@ -229,7 +207,7 @@ impl Session {
                 if let Some(name) = argv[0].strip_prefix("./") {
                     argv[0] = self.resolve(name).display().to_string();
                 }
-                let code = self.spawn(&argv, output, timeout_ms)?;
+                let code = self.spawn(&argv, timeout_ms)?;
                 if code != 0 {
                     return Ok(Some(code));
                 }
@@ -253,30 +231,18 @@ impl Session {
     }
 
     /// `argv` in the staging root; returns its exit status (128 + signal when killed).
-    fn spawn(&self, argv: &[String], output: &mut Output, timeout_ms: Option<u64>) -> Result<i32, String> {
-        let stdio = if output.capture { Stdio::Pipe } else { Stdio::Inherit };
+    fn spawn(&self, argv: &[String], timeout_ms: Option<u64>) -> Result<i32, String> {
         let command = Command {
             program: argv[0].clone(),
             args: argv[1..].to_vec(),
             cwd: Some(self.config.staging_dir.clone()),
             env: self.env.borrow().clone(),
             stdin: Stdio::Null,
-            stdout: stdio,
-            stderr: stdio,
+            stdout: Stdio::Inherit,
+            stderr: Stdio::Inherit,
             timeout_ms,
         };
         let child = host_process::spawn(&command).map_err(process_message)?;
-        if output.capture {
-            let (mut out_open, mut err_open) = (true, true);
-            while out_open || err_open {
-                if out_open {
-                    out_open = drain(child.read_stdout(64 * 1024, POLL_MS), &mut output.stdout)?;
-                }
-                if err_open {
-                    err_open = drain(child.read_stderr(64 * 1024, POLL_MS), &mut output.stderr)?;
-                }
-            }
-        }
         let status = child.wait(None).map_err(process_message)?.ok_or("the program is still running")?;
         Ok(status.code.unwrap_or(128 + status.signal.unwrap_or(0)))
     }
@@ -351,47 +317,13 @@ fn at(path: &Path, error: std::io::Error) -> String {
 }
 
 /// Append a read chunk; false once the stream reached end of file.
-fn drain(read: Result<Option<Vec<u8>>, ProcessError>, into: &mut Vec<u8>) -> Result<bool, String> {
-    match read.map_err(process_message)? {
-        Some(chunk) => {
-            into.extend_from_slice(&chunk);
-            Ok(true)
-        }
-        None => Ok(false),
-    }
-}
-
 fn process_message(error: ProcessError) -> String {
     match error {
         ProcessError::Denied(m) => format!("denied: {m}"),
         ProcessError::NotFound(m) => format!("not found: {m}"),
         ProcessError::Timeout(m) => format!("timeout: {m}"),
+        ProcessError::Cancelled(m) => format!("cancelled: {m}"),
         ProcessError::Io(m) => format!("io: {m}"),
-    }
-}
-
-fn refused<T>() -> Result<T, FsError> {
-    Err(FsError::Backend("hostile has no guest filesystem: it runs in sync mode only".into()))
-}
-
-impl exports::devshell::backend::guest_fs::Guest for Hostile {
-    fn list_dir(_: String) -> Result<Vec<DirEntry>, FsError> {
-        refused()
-    }
-    fn stat(_: String) -> Result<EntryStat, FsError> {
-        refused()
-    }
-    fn read_file(_: String) -> Result<Vec<u8>, FsError> {
-        refused()
-    }
-    fn write_file(_: String, _: Vec<u8>) -> Result<(), FsError> {
-        refused()
-    }
-    fn mkdir(_: String) -> Result<(), FsError> {
-        refused()
-    }
-    fn remove(_: String) -> Result<(), FsError> {
-        refused()
     }
 }
 
