@@ -10,7 +10,7 @@
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug)]
@@ -41,6 +41,7 @@ impl BlobStore {
     /// renamed, so a blob is whole or absent.
     pub fn store(&self, reader: &mut dyn Read) -> std::io::Result<(String, u64)> {
         std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&self.dir)?;
+        self.check_dir()?;
         let mut temp = tempfile::Builder::new().prefix(".incoming").tempfile_in(&self.dir)?;
         let mut hasher = blake3::Hasher::new();
         let mut chunk = vec![0; 1 << 16];
@@ -61,21 +62,49 @@ impl BlobStore {
         Ok((hash, size))
     }
 
+    /// The blob named `hash`: a regular file of the store, never reached through a symlink
+    /// (a cloned repository can carry the store, and a planted link would read a host file).
     pub fn open(&self, hash: &str) -> std::io::Result<File> {
         if !valid_hash(hash) {
             return Err(std::io::Error::other(format!("{hash:?} is not a blob name")));
         }
-        File::open(self.dir.join(hash))
+        self.check_dir()?;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(self.dir.join(hash))?;
+        if !file.metadata()?.is_file() {
+            return Err(std::io::Error::other(format!("{hash} in {} is not a regular file", self.dir.display())));
+        }
+        Ok(file)
     }
 
-    /// Remove every blob not in `live` (and temp files a killed write left behind).
+    /// Remove every blob not in `live` (and temp files a killed write left behind); nothing
+    /// else, and nothing at all when the store is not a real directory of its own.
     pub fn retain(&self, live: &HashSet<&str>) {
+        if self.check_dir().is_err() {
+            return;
+        }
         let Ok(entries) = std::fs::read_dir(&self.dir) else { return };
         for entry in entries.flatten() {
-            let name = entry.file_name();
-            if !name.to_str().is_some_and(|name| live.contains(name)) {
+            let Some(name) = entry.file_name().to_str().map(String::from) else { continue };
+            let ours = valid_hash(&name) || name.starts_with(".incoming");
+            if ours && !live.contains(name.as_str()) {
                 let _ = std::fs::remove_file(entry.path());
             }
+        }
+    }
+
+    /// The store must be a directory itself, not a symlink to one: a cloned repository could
+    /// point it at the user's home, whose files a prune would then delete.
+    fn check_dir(&self) -> std::io::Result<()> {
+        match std::fs::symlink_metadata(&self.dir) {
+            Ok(meta) if meta.is_dir() => Ok(()),
+            Ok(_) => Err(std::io::Error::other(format!(
+                "{} is not a directory (a symlink?); move it aside to keep big files again",
+                self.dir.display()
+            ))),
+            Err(e) => Err(e),
         }
     }
 }
@@ -96,8 +125,32 @@ mod tests {
         assert_eq!(back, "hello world");
         assert!(store.open("../state").is_err(), "a crafted name is never a path");
         let (other, _) = store.store(&mut &b"other"[..]).unwrap();
+        std::fs::write(dir.path().join("state.blobs/notes"), "not a blob").unwrap();
         store.retain(&HashSet::from([hash.as_str()]));
         assert!(store.open(&hash).is_ok());
         assert!(store.open(&other).is_err());
+        assert!(dir.path().join("state.blobs/notes").exists(), "a prune removes blobs only");
+    }
+
+    #[test]
+    fn a_planted_symlink_is_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        std::fs::create_dir(&home).unwrap();
+        let canary = "a".repeat(64);
+        std::fs::write(home.join(&canary), "secret").unwrap();
+        // The store itself a link to the user's home: nothing read, nothing pruned, nothing stored.
+        std::os::unix::fs::symlink(&home, dir.path().join("state.blobs")).unwrap();
+        let store = BlobStore::beside(&dir.path().join("state"), 10);
+        assert!(store.open(&canary).is_err());
+        store.retain(&HashSet::new());
+        assert!(store.store(&mut &b"data"[..]).is_err());
+        assert_eq!(std::fs::read_to_string(home.join(&canary)).unwrap(), "secret");
+        assert_eq!(std::fs::read_dir(&home).unwrap().count(), 1);
+        // A blob that is a link to a host file.
+        let other = BlobStore::beside(&dir.path().join("other"), 10);
+        std::fs::create_dir(dir.path().join("other.blobs")).unwrap();
+        std::os::unix::fs::symlink(home.join(&canary), dir.path().join("other.blobs").join(&canary)).unwrap();
+        assert!(other.open(&canary).is_err());
     }
 }
