@@ -6,6 +6,9 @@
 
 use std::path::Path;
 
+mod printf;
+
+pub use self::printf::decode_escapes;
 use crate::shell::{Flow, Io, Shell, Status};
 use crate::textutil;
 use crate::vfs::{self, Content, Node, NodeKind, Vfs};
@@ -20,20 +23,32 @@ const BUILTINS: &[(&str, Builtin, &str, &str)] = &[
     ("mkdir", mkdir, "mkdir [-p] DIR…", "Create directories. -p: create parents, no error if it exists."),
     ("cat", cat, "cat [FILE…]", "Print files (or stdin when none is given)."),
     ("touch", touch, "touch FILE…", "Create empty files or update their mtime; never truncates."),
-    ("echo", echo, "echo [-n] [WORD…]", "Print words separated by spaces. -n: no trailing newline."),
+    (
+        "echo",
+        echo,
+        "echo [-neE] [WORD…]",
+        "Print words separated by spaces. -n: no trailing newline; -e: decode \\n, \\t, … escapes.",
+    ),
     (
         "printf",
-        printf,
-        "printf FORMAT [ARG…]",
-        "Formatted output: %s %d %% and \\n \\t escapes; the format repeats for extra args.",
+        printf_,
+        "printf [-v NAME] FORMAT [ARG…]",
+        "Formatted output as bash's: %s %b %q %c %d %i %u %o %x %X %f %e %g %% with flags, widths and \
+         precisions; the format repeats for extra args. -v: assign to NAME instead.",
     ),
     ("rm", rm, "rm [-r] [-f] PATH…", "Remove files. -r: directories too; -f: ignore missing paths."),
     ("cp", cp, "cp [-r] SRC… DEST", "Copy files (-r: directories). DEST may be an existing directory."),
     ("mv", mv, "mv SRC… DEST", "Move or rename. DEST may be an existing directory."),
     ("chmod", chmod, "chmod +x|-x FILE…", "Set or clear the executable bit."),
-    ("test", test, "test EXPR", "Evaluate EXPR: -e -f -d -s -x -n -z PATH/STR, = != , -eq -ne -lt -le -gt -ge, !."),
+    (
+        "test",
+        test,
+        "test EXPR",
+        "Evaluate EXPR: -e -f -d -s -x -L -n -z, = != < >, -eq -ne -lt -le -gt -ge, -nt -ot, ! -a -o ( ).",
+    ),
     ("[", bracket, "[ EXPR ]", "Same as test; the last argument must be `]`."),
     ("true", |_, _, _| Ok(0), "true", "Succeed."),
+    (":", |_, _, _| Ok(0), ": [ARG…]", "Succeed (the arguments are expanded, then ignored)."),
     ("false", |_, _, _| Ok(1), "false", "Fail with status 1."),
     (
         "export",
@@ -41,7 +56,7 @@ const BUILTINS: &[(&str, Builtin, &str, &str)] = &[
         "export NAME[=VALUE]… | export PATH HOSTDIR",
         "Export variables to tools; or write workspace PATH out to host directory HOSTDIR.",
     ),
-    ("unset", unset, "unset NAME…", "Remove variables."),
+    ("unset", unset, "unset [-f|-v] NAME…", "Remove variables (-v) or functions (-f); plain: the variable, else the function."),
     (
         "xargs",
         xargs,
@@ -49,7 +64,24 @@ const BUILTINS: &[(&str, Builtin, &str, &str)] = &[
         "Run COMMAND (default echo) with the words read from stdin appended, N at a time with -n.",
     ),
     ("env", env, "env", "Print exported variables."),
-    ("set", set, "set -e | set +e", "Exit on the first failing command (-e), or stop doing so (+e)."),
+    (
+        "set",
+        set,
+        "set [-euxf] [+euxf] [-o NAME] [+o NAME] [--] [ARG…]",
+        "Shell options: -e exit on a failure, -u unset variables are errors, -x trace commands, -f no \
+         filename expansion, -o pipefail; + turns one off. ARGs (or -- ARGs) become $1…; no arguments \
+         lists the variables.",
+    ),
+    ("shift", shift, "shift [N]", "Drop the first N (default 1) positional parameters."),
+    ("local", local, "local NAME[=VALUE]…", "Make variables local to the running function."),
+    ("return", return_, "return [N]", "Leave the function (or sourced file) with status N (default: the last)."),
+    (
+        "read",
+        read,
+        "read [-r] [-p PROMPT] [-d DELIM] [NAME…]",
+        "Read a line of stdin, split on IFS, into NAMEs (the last takes the rest; default REPLY). \
+         -r: backslashes are literal. Status 1 at end of input.",
+    ),
     ("source", source, "source FILE [ARG…]", "Run a workspace script in this shell, with ARGs as $1…"),
     (".", source, ". FILE [ARG…]", "Same as source."),
     ("help", help, "help [NAME]", "List builtins, or show one builtin's help."),
@@ -304,11 +336,32 @@ fn touch(shell: &mut Shell, args: &[String], io: &mut Io) -> Status {
 }
 
 fn echo(_: &mut Shell, args: &[String], io: &mut Io) -> Status {
-    let (newline, words) = match args.first().map(String::as_str) {
-        Some("-n") => (false, &args[1..]),
-        _ => (true, args),
-    };
+    let mut newline = true;
+    let mut escapes = false;
+    let mut words = args;
+    // bash: leading words made only of n, e and E are options.
+    while let Some(first) = words.first() {
+        let Some(letters) = first.strip_prefix('-') else { break };
+        if letters.is_empty() || !letters.chars().all(|c| "neE".contains(c)) {
+            break;
+        }
+        for c in letters.chars() {
+            match c {
+                'n' => newline = false,
+                'e' => escapes = true,
+                _ => escapes = false,
+            }
+        }
+        words = &words[1..];
+    }
     let mut text = words.join(" ");
+    if escapes {
+        let (decoded, stop) = decode_escapes(&text, false);
+        text = decoded;
+        if stop {
+            newline = false;
+        }
+    }
     if newline {
         text.push('\n');
     }
@@ -316,62 +369,29 @@ fn echo(_: &mut Shell, args: &[String], io: &mut Io) -> Status {
     Ok(0)
 }
 
-fn printf(_: &mut Shell, args: &[String], io: &mut Io) -> Status {
-    let Some(format) = args.first() else {
+fn printf_(shell: &mut Shell, args: &[String], io: &mut Io) -> Status {
+    let (target, args) = match args {
+        [flag, name, rest @ ..] if flag == "-v" => (Some(name), rest),
+        rest => (None, rest),
+    };
+    let args = args.strip_prefix(&["--".to_string()][..]).unwrap_or(args);
+    let Some((format, values)) = args.split_first() else {
         io.error("printf", format!("missing format (usage: {})", usage("printf")));
         return Ok(2);
     };
-    let mut values = args[1..].iter();
-    let mut out = String::new();
-    let mut status = 0;
-    loop {
-        let mut consumed = false;
-        let mut chars = format.chars().peekable();
-        while let Some(c) = chars.next() {
-            match c {
-                '\\' => match chars.next() {
-                    Some('n') => out.push('\n'),
-                    Some('t') => out.push('\t'),
-                    Some('\\') => out.push('\\'),
-                    Some(other) => {
-                        out.push('\\');
-                        out.push(other);
-                    }
-                    None => out.push('\\'),
-                },
-                '%' => match chars.next() {
-                    Some('%') => out.push('%'),
-                    Some('s') => {
-                        consumed = true;
-                        out.push_str(values.next().map(String::as_str).unwrap_or(""));
-                    }
-                    Some('d') => {
-                        consumed = true;
-                        let value = values.next().map(String::as_str).unwrap_or("0");
-                        match value.trim().parse::<i64>() {
-                            Ok(n) => out.push_str(&n.to_string()),
-                            Err(_) => {
-                                io.error("printf", format!("{value}: invalid number"));
-                                out.push('0');
-                                status = 1;
-                            }
-                        }
-                    }
-                    Some(other) => {
-                        io.error("printf", format!("%{other}: unsupported conversion (supported: %s %d %%)"));
-                        return Ok(1);
-                    }
-                    None => out.push('%'),
-                },
-                _ => out.push(c),
-            }
-        }
-        if !consumed || values.len() == 0 {
-            break;
-        }
+    let formatted = printf::format(format, values);
+    for error in &formatted.errors {
+        io.error("printf", error);
     }
-    io.out(out);
-    Ok(status)
+    match target {
+        Some(name) if crate::shell::syntax::is_name(name) => shell.set_var(name, formatted.text),
+        Some(name) => {
+            io.error("printf", format!("{name}: not a valid variable name"));
+            return Ok(2);
+        }
+        None => io.out(formatted.text),
+    }
+    Ok(i32::from(!formatted.errors.is_empty()))
 }
 
 fn rm(shell: &mut Shell, args: &[String], io: &mut Io) -> Status {
@@ -492,48 +512,23 @@ fn test(shell: &mut Shell, args: &[String], io: &mut Io) -> Status {
     }
 }
 
+/// `test`'s expression, parsed by `brush-parser` with POSIX's rules for one to four arguments.
 fn evaluate(shell: &Shell, args: &[String]) -> Result<bool, String> {
-    let a: Vec<&str> = args.iter().map(String::as_str).collect();
-    match a.as_slice() {
-        [] => Ok(false),
-        ["!", rest @ ..] => evaluate(shell, &rest.iter().map(|s| s.to_string()).collect::<Vec<_>>()).map(|b| !b),
-        [s] => Ok(!s.is_empty()),
-        [op, operand] => {
-            let path = path_of(shell, operand);
-            let node = shell.vfs.follow(&path).ok().and_then(|p| shell.vfs.get(&p).cloned());
-            match *op {
-                "-n" => Ok(!operand.is_empty()),
-                "-z" => Ok(operand.is_empty()),
-                "-e" => Ok(node.is_some()),
-                "-f" => Ok(matches!(node.map(|n| n.kind), Some(NodeKind::File { .. }))),
-                "-d" => Ok(matches!(node.map(|n| n.kind), Some(NodeKind::Dir))),
-                "-s" => Ok(node.is_some_and(|n| Vfs::size(&n) > 0)),
-                "-x" => Ok(matches!(
-                    node.map(|n| n.kind),
-                    Some(NodeKind::File { executable: true, .. }) | Some(NodeKind::Dir)
-                )),
-                _ => Err(format!("{op}: unknown unary operator")),
-            }
-        }
-        [left, op, right] => {
-            let numbers = || -> Result<(i64, i64), String> {
-                let parse = |s: &str| s.trim().parse::<i64>().map_err(|_| format!("{s}: integer expression expected"));
-                Ok((parse(left)?, parse(right)?))
-            };
-            match *op {
-                "=" | "==" => Ok(left == right),
-                "!=" => Ok(left != right),
-                "-eq" => numbers().map(|(l, r)| l == r),
-                "-ne" => numbers().map(|(l, r)| l != r),
-                "-lt" => numbers().map(|(l, r)| l < r),
-                "-le" => numbers().map(|(l, r)| l <= r),
-                "-gt" => numbers().map(|(l, r)| l > r),
-                "-ge" => numbers().map(|(l, r)| l >= r),
-                _ => Err(format!("{op}: unknown binary operator")),
-            }
-        }
-        _ => Err(format!("too many arguments: {}", a.join(" "))),
+    use brush_parser::ast::TestExpr;
+    fn eval(shell: &Shell, expr: &TestExpr) -> Result<bool, String> {
+        Ok(match expr {
+            TestExpr::False => false,
+            TestExpr::Literal(s) => !s.is_empty(),
+            TestExpr::And(left, right) => eval(shell, left)? && eval(shell, right)?,
+            TestExpr::Or(left, right) => eval(shell, left)? || eval(shell, right)?,
+            TestExpr::Not(inner) => !eval(shell, inner)?,
+            TestExpr::Parenthesized(inner) => eval(shell, inner)?,
+            TestExpr::UnaryTest(predicate, operand) => shell.unary_test(predicate, operand),
+            TestExpr::BinaryTest(predicate, left, right) => shell.binary_test(predicate, left, right)?,
+        })
     }
+    let expr = brush_parser::test_command::parse(args).map_err(|_| format!("{}: invalid expression", args.join(" ")))?;
+    eval(shell, &expr)
 }
 
 fn export(shell: &mut Shell, args: &[String], io: &mut Io) -> Status {
@@ -682,8 +677,18 @@ fn import_tree(vfs: &mut Vfs, host: &Path, dest: &str) -> Result<usize, String> 
 }
 
 fn unset(shell: &mut Shell, args: &[String], _: &mut Io) -> Status {
-    for name in args {
-        shell.unset_var(name);
+    let (functions, variables, names) = match args.first().map(String::as_str) {
+        Some("-f") => (true, false, &args[1..]),
+        Some("-v") => (false, true, &args[1..]),
+        _ => (true, true, args),
+    };
+    for name in names {
+        // Plain `unset NAME`: the variable if there is one, else the function.
+        if variables && shell.var(name).is_some() {
+            shell.unset_var(name);
+        } else if functions {
+            shell.unset_function(name);
+        }
     }
     Ok(0)
 }
@@ -696,17 +701,175 @@ fn env(shell: &mut Shell, _: &[String], io: &mut Io) -> Status {
 }
 
 fn set(shell: &mut Shell, args: &[String], io: &mut Io) -> Status {
-    for arg in args {
-        match arg.as_str() {
-            "-e" => shell.errexit = true,
-            "+e" => shell.errexit = false,
-            other => {
-                io.error("set", format!("{other}: unsupported option (supported: -e, +e)"));
+    if args.is_empty() {
+        let listing: String = shell.vars().map(|(k, v)| format!("{k}={}\n", printf::shell_quote(v))).collect();
+        io.out(listing);
+        return Ok(0);
+    }
+    let mut index = 0;
+    while index < args.len() {
+        let arg = &args[index];
+        let on = arg.starts_with('-');
+        if arg == "--" {
+            shell.replace_positional(args[index + 1..].to_vec());
+            return Ok(0);
+        }
+        if !(on || arg.starts_with('+')) || arg.len() < 2 {
+            shell.replace_positional(args[index..].to_vec());
+            return Ok(0);
+        }
+        if &arg[1..] == "o" {
+            match args.get(index + 1) {
+                Some(name) if shell.options.set_named(name, on) => index += 2,
+                Some(name) => {
+                    io.error("set", format!("{name}: unknown option name (known: errexit, nounset, xtrace, noglob, pipefail)"));
+                    return Ok(2);
+                }
+                None => {
+                    let listing: String = shell
+                        .options
+                        .listing()
+                        .iter()
+                        .map(|(name, on)| format!("{name:<15}\t{}\n", if *on { "on" } else { "off" }))
+                        .collect();
+                    io.out(listing);
+                    return Ok(0);
+                }
+            }
+            continue;
+        }
+        for letter in arg[1..].chars() {
+            // `set -eo pipefail`: the `o` takes the next word as its name.
+            if letter == 'o' {
+                index += 1;
+                if !args.get(index).is_some_and(|name| shell.options.set_named(name, on)) {
+                    io.error("set", "-o: needs an option name (known: errexit, nounset, xtrace, noglob, pipefail)");
+                    return Ok(2);
+                }
+                continue;
+            }
+            if !shell.options.set_letter(letter, on) {
+                io.error("set", format!("{}{letter}: unsupported option (supported: -e -u -x -f -o NAME)", &arg[..1]));
                 return Ok(2);
             }
         }
+        index += 1;
     }
     Ok(0)
+}
+
+fn shift(shell: &mut Shell, args: &[String], io: &mut Io) -> Status {
+    let n = match number_arg("shift", args, 1, io) {
+        Ok(n) if n >= 0 => n as usize,
+        Ok(n) => {
+            io.error("shift", format!("{n}: shift count out of range"));
+            return Ok(1);
+        }
+        Err(code) => return Ok(code),
+    };
+    if n > shell.positional().len() {
+        return Ok(1);
+    }
+    let rest = shell.positional()[n..].to_vec();
+    shell.replace_positional(rest);
+    Ok(0)
+}
+
+fn local(shell: &mut Shell, args: &[String], io: &mut Io) -> Status {
+    for arg in args {
+        let (name, value) = match arg.split_once('=') {
+            Some((name, value)) => (name, Some(value.to_string())),
+            None => (arg.as_str(), None),
+        };
+        if !crate::shell::syntax::is_name(name) {
+            io.error("local", format!("`{arg}`: not a valid identifier"));
+            return Ok(1);
+        }
+        if !shell.make_local(name, value) {
+            io.error("local", "can only be used in a function");
+            return Ok(1);
+        }
+    }
+    Ok(0)
+}
+
+fn return_(shell: &mut Shell, args: &[String], io: &mut Io) -> Status {
+    match number_arg("return", args, shell.last_status, io) {
+        Ok(code) => Err(Flow::Return(code & 0xff)),
+        Err(code) => Err(Flow::Return(code)),
+    }
+}
+
+fn read(shell: &mut Shell, args: &[String], io: &mut Io) -> Status {
+    let mut raw = false;
+    let mut delimiter = b'\n';
+    let mut names = Vec::new();
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "-r" => raw = true,
+            "-p" | "-d" => {
+                let Some(value) = rest.next() else {
+                    io.error("read", format!("{arg}: option requires an argument (usage: {})", usage("read")));
+                    return Ok(2);
+                };
+                if arg == "-p" {
+                    io.err(value);
+                } else {
+                    delimiter = value.bytes().next().unwrap_or(0);
+                }
+            }
+            flag if flag.starts_with('-') && names.is_empty() && flag.len() > 1 => {
+                io.error("read", format!("{flag}: unsupported option (usage: {})", usage("read")));
+                return Ok(2);
+            }
+            name if crate::shell::syntax::is_name(name) => names.push(name.to_string()),
+            name => {
+                io.error("read", format!("`{name}`: not a valid identifier"));
+                return Ok(1);
+            }
+        }
+    }
+    let mut line = String::new();
+    let mut complete = false;
+    while let Some(bytes) = io.read_line(delimiter) {
+        let mut text = String::from_utf8_lossy(&bytes).into_owned();
+        complete = text.ends_with(delimiter as char);
+        if complete {
+            text.pop();
+        }
+        // Without -r a trailing backslash continues the line.
+        if !raw && complete && text.ends_with('\\') && !text.ends_with("\\\\") {
+            text.pop();
+            line.push_str(&text);
+            complete = false;
+            continue;
+        }
+        line.push_str(&text);
+        break;
+    }
+    let reached_end = !complete;
+    if !raw {
+        let mut unescaped = String::with_capacity(line.len());
+        let mut chars = line.chars();
+        while let Some(c) = chars.next() {
+            if c == '\\' {
+                unescaped.extend(chars.next());
+            } else {
+                unescaped.push(c);
+            }
+        }
+        line = unescaped;
+    }
+    if names.is_empty() {
+        shell.set_var("REPLY", line);
+    } else {
+        let mut fields = shell.split_for_read(&line, names.len()).into_iter();
+        for name in &names {
+            shell.set_var(name, fields.next().unwrap_or_default());
+        }
+    }
+    Ok(i32::from(reached_end))
 }
 
 fn source(shell: &mut Shell, args: &[String], io: &mut Io) -> Status {
@@ -714,7 +877,7 @@ fn source(shell: &mut Shell, args: &[String], io: &mut Io) -> Status {
         io.error("source", format!("missing file (usage: {})", usage("source")));
         return Ok(2);
     };
-    shell.source(file, rest.to_vec())
+    shell.source(file, rest.to_vec(), io)
 }
 
 fn help(_: &mut Shell, args: &[String], io: &mut Io) -> Status {

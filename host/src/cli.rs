@@ -15,7 +15,7 @@ use crate::blobs::BlobStore;
 use crate::lock::{self, Stamp, WorkspaceLock};
 use crate::manage::PluginCommand;
 use crate::session::Sessions;
-use crate::shell::{Flow, Shell};
+use crate::shell::Shell;
 use crate::sync::SyncManifest;
 use crate::vfs::Vfs;
 use crate::{config, state};
@@ -47,6 +47,10 @@ pub struct Cli {
     /// Execution backend (overrides DEVSHELL_VM_BACKEND and the config file).
     #[arg(long, value_name = "NAME")]
     backend: Option<String>,
+    /// Start in workspace directory PATH [default: `/` for -c, -f, a SCRIPT or stdin, like a
+    /// fresh shell; the directory the last REPL was left in for the REPL].
+    #[arg(long, value_name = "PATH")]
+    cwd: Option<String>,
     /// A script file to run (as with -f) and its arguments; with -c or -f, just the arguments.
     #[arg(value_name = "SCRIPT [ARGS]", trailing_var_arg = true, allow_hyphen_values = true)]
     rest: Vec<String>,
@@ -149,7 +153,7 @@ fn run_shell(cli: Cli) -> Result<i32> {
     let mut vfs = Vfs::default();
     let sessions = Sessions::new(settings, &state_path, SyncManifest::default(), &mut vfs);
     let mut shell = Shell::new(vfs, Box::new(sessions));
-    shell.errexit = cli.errexit;
+    shell.options.errexit = cli.errexit;
     let save_path = state_path.clone();
     shell.saver = Some(Box::new(move |shell: &Shell| {
         state::save(&save_path, &state::StateRef { vfs: &shell.vfs, cwd: &shell.cwd, sync: shell.backend.manifest() })?;
@@ -170,15 +174,28 @@ fn run_shell(cli: Cli) -> Result<i32> {
         }
     }
 
+    // A script starts where a fresh shell would, so it gives the same result whatever ran
+    // before it; the REPL resumes where it was left, and a script does not move that.
+    let resume = shell.cwd.clone();
+    if let Some(start) = cli.cwd.as_deref().or(unit.as_ref().map(|_| "/")) {
+        let start = crate::vfs::resolve("/", start);
+        if !shell.vfs.is_dir(&start) {
+            anyhow::bail!("--cwd {start}: no such directory in the workspace");
+        }
+        shell.cwd = start;
+    }
     let (status, held) = match unit {
         Some(unit) => {
             shell.set_positional(&unit.script_name, args);
-            (finish(shell.run_source(&unit.source, &unit.origin)), held)
+            let status = finish(shell.run_source(&unit.source, &unit.origin));
+            shell.cwd = resume;
+            (status, held)
         }
         None => {
             // The REPL holds the workspace a line at a time, never while the prompt waits.
             workspace.save_if_changed(&shell)?;
             drop(held);
+            shell.interactive = true;
             let status = crate::repl::run(&mut shell, |shell, line| workspace.run_line(shell, line));
             (status, workspace.hold(&mut shell, "devshell (leaving a REPL)")?)
         }
@@ -298,8 +315,7 @@ impl Workspace {
 fn finish(status: crate::shell::Status) -> i32 {
     match status {
         Ok(code) => code,
-        Err(Flow::Exit(code)) => code,
-        Err(Flow::Break(_) | Flow::Continue(_)) => 0,
+        Err(flow) => flow.status(0),
     }
 }
 

@@ -9,13 +9,15 @@ use rustyline::completion::{Completer, Pair};
 use rustyline::error::ReadlineError;
 use rustyline::{Context, Editor, Helper, Highlighter, Hinter, Validator};
 
-use crate::shell::{syntax, Flow, Shell, Status};
+use crate::shell::{pattern, syntax, Flow, Shell, Status};
 use crate::vfs::{self, NodeKind};
 
 /// Completion candidates, refreshed before each prompt (the helper cannot borrow the shell).
 #[derive(Helper, Highlighter, Hinter, Validator, Default)]
 struct ShellHelper {
     commands: Vec<String>,
+    /// Variable names, for `$NA<Tab>` and `${NA<Tab>`.
+    variables: Vec<String>,
     /// Every workspace path with a trailing `/` on directories.
     paths: Vec<String>,
     /// The workspace generation `paths` was taken at: rebuilt only after a change.
@@ -23,14 +25,30 @@ struct ShellHelper {
     cwd: String,
 }
 
-impl Completer for ShellHelper {
-    type Candidate = Pair;
-
-    fn complete(&self, line: &str, pos: usize, _: &Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
-        let start = line[..pos].rfind(|c: char| c.is_whitespace() || c == ';' || c == '|').map(|i| i + 1).unwrap_or(0);
+impl ShellHelper {
+    fn candidates(&self, line: &str, pos: usize) -> (usize, Vec<Pair>) {
+        // A word starts after blanks, operators and redirects (`>out<Tab>`, `<in<Tab>`).
+        let start = line[..pos].rfind(|c: char| c.is_whitespace() || ";|&<>()".contains(c)).map(|i| i + 1).unwrap_or(0);
         let word = &line[start..pos];
-        let first_word = line[..start].trim().is_empty() || line[..start].trim_end().ends_with([';', '|', '&']);
+        let before = line[..start].trim_end();
+        let after_redirect = before.ends_with(['<', '>']);
+        let first_word = !after_redirect && (before.is_empty() || before.ends_with([';', '|', '&', '(']));
         let mut candidates: Vec<Pair> = Vec::new();
+        if let Some(at) = word.rfind('$') {
+            let typed = &word[at + 1..];
+            let braced = typed.starts_with('{');
+            let name = typed.trim_start_matches('{');
+            if name.chars().all(|c| c == '_' || c.is_ascii_alphanumeric()) {
+                for variable in self.variables.iter().filter(|v| v.starts_with(name)) {
+                    let close = if braced { "}" } else { "" };
+                    candidates.push(Pair {
+                        display: format!("${variable}"),
+                        replacement: format!("{}${}{variable}{close}", &word[..at], if braced { "{" } else { "" }),
+                    });
+                }
+                return (start, candidates);
+            }
+        }
         if first_word && !word.contains('/') {
             candidates.extend(
                 self.commands
@@ -39,26 +57,38 @@ impl Completer for ShellHelper {
                     .map(|c| Pair { display: c.clone(), replacement: format!("{c} ") }),
             );
         }
-        // Paths: keep the directory prefix the user typed, complete the last segment.
+        // Paths: keep the directory part the user typed (globs included), complete the last
+        // segment.
         let (dir_part, name_part) = match word.rfind('/') {
             Some(i) => (&word[..=i], &word[i + 1..]),
             None => ("", word),
         };
         let dir = vfs::resolve(&self.cwd, if dir_part.is_empty() { "." } else { dir_part });
-        let prefix = if dir == "/" { "/".to_string() } else { format!("{dir}/") };
+        let dir_pattern = pattern::has_wildcards(&dir).then(|| pattern::Pattern::new(&dir));
         for path in &self.paths {
-            if let Some(rest) = path.strip_prefix(&prefix) {
-                let name = rest.trim_end_matches('/');
-                if !name.contains('/') && name.starts_with(name_part) && !name.is_empty() {
-                    let suffix = if rest.ends_with('/') { "/" } else { " " };
-                    candidates.push(Pair {
-                        display: format!("{name}{}", suffix.trim()),
-                        replacement: format!("{dir_part}{name}{suffix}"),
-                    });
-                }
+            let trimmed = path.trim_end_matches('/');
+            let name = vfs::file_name(trimmed);
+            let parent = vfs::parent_of(trimmed);
+            let in_dir = match &dir_pattern {
+                Some(matcher) => matcher.matches(parent),
+                None => parent == dir,
+            };
+            if in_dir && !name.is_empty() && name.starts_with(name_part) && (!name.starts_with('.') || name_part.starts_with('.')) {
+                let suffix = if path.ends_with('/') { "/" } else { " " };
+                candidates.push(Pair { display: format!("{name}{}", suffix.trim()), replacement: format!("{dir_part}{name}{suffix}") });
             }
         }
-        Ok((start, candidates))
+        candidates.sort_by(|a, b| a.display.cmp(&b.display));
+        candidates.dedup_by(|a, b| a.replacement == b.replacement);
+        (start, candidates)
+    }
+}
+
+impl Completer for ShellHelper {
+    type Candidate = Pair;
+
+    fn complete(&self, line: &str, pos: usize, _: &Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
+        Ok(self.candidates(line, pos))
     }
 }
 
@@ -83,6 +113,7 @@ fn refresh(helper: &mut ShellHelper, shell: &Shell) {
             .collect();
         helper.paths_generation = Some(generation);
     }
+    helper.variables = shell.vars().map(|(name, _)| name.clone()).collect();
     helper.cwd.clone_from(&shell.cwd);
 }
 
@@ -141,4 +172,40 @@ pub fn run(shell: &mut Shell, mut run_line: impl FnMut(&mut Shell, &str) -> Stat
         let _ = editor.save_history(path);
     }
     status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn helper() -> ShellHelper {
+        ShellHelper {
+            commands: vec!["cargo".into(), "cat".into(), "echo".into()],
+            variables: vec!["HOME".into(), "HOSTNAME".into(), "PATH".into()],
+            paths: ["/p/", "/p/src/", "/p/src/main.rs", "/p/src/util/", "/p/src/util/mod.rs", "/p/tests/", "/p/tests/mod.rs", "/p/.hidden"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            paths_generation: Some(0),
+            cwd: "/p".into(),
+        }
+    }
+
+    fn replacements(line: &str) -> Vec<String> {
+        helper().candidates(line, line.len()).1.into_iter().map(|p| p.replacement).collect()
+    }
+
+    #[test]
+    fn completes_commands_paths_variables_after_redirects_and_globs() {
+        assert_eq!(replacements("ca"), ["cargo ", "cat "]);
+        assert_eq!(replacements("cat src/ma"), ["src/main.rs "]);
+        assert_eq!(replacements("echo hi >src/m"), ["src/main.rs "]);
+        assert_eq!(replacements("cat < src/u"), ["src/util/"]);
+        assert_eq!(replacements("echo $HO"), ["$HOME", "$HOSTNAME"]);
+        assert_eq!(replacements("echo \"${PA"), ["\"${PATH}"]);
+        assert_eq!(replacements("ls */mo"), ["*/mod.rs "]);
+        assert_eq!(replacements("ls src/*/m"), ["src/*/mod.rs "]);
+        assert_eq!(replacements("ls ."), [".hidden "]);
+        assert!(replacements("ls ").iter().all(|r| !r.starts_with('.')), "dot files only when asked for");
+    }
 }

@@ -12,8 +12,14 @@ fn workspace_round_trips_between_runs() {
     let sandbox = Sandbox::new();
     let first = sandbox.run(&["-c", "mkdir -p /a/b; echo kept > /a/b/f; chmod +x /a/b/f; cd /a"]);
     assert!(first.status.success(), "{}", text(&first.stderr));
-    let second = sandbox.run(&["-c", "pwd; cat b/f; test -x b/f && echo exec"]);
-    assert_eq!(text(&second.stdout), "/a\nkept\nexec\n");
+    let second = sandbox.run(&["--cwd", "/a", "-c", "pwd; cat b/f; test -x b/f && echo exec"]);
+    assert_eq!(text(&second.stdout), "/a\nkept\nexec\n", "{}", text(&second.stderr));
+    // A script starts at the root like a fresh shell, whatever the last one did (issue 14).
+    let fresh = sandbox.run(&["-c", "pwd"]);
+    assert_eq!(text(&fresh.stdout), "/\n");
+    let missing = sandbox.run(&["--cwd", "/nowhere", "-c", "pwd"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(text(&missing.stderr).contains("--cwd /nowhere: no such directory"), "{}", text(&missing.stderr));
 }
 
 #[test]

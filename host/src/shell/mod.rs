@@ -1,22 +1,36 @@
-//! The interpreter: runs parsed scripts against the workspace.
+//! The interpreter: runs parsed programs against the workspace.
 //!
-//! Owns variables, positional parameters, `$?`, `set -e`, control flow, redirects and pipes,
-//! and dispatch (builtin, routed tool, or "command not found"). Builtins live in `builtins`;
-//! tools go to the [`ToolBackend`] (the session). Never touches the host filesystem itself.
+//! Owns variables, functions, positional parameters, `$?`, shell options, control flow,
+//! redirects and pipes, and dispatch (function, builtin, text tool, routed tool, workspace
+//! program, or "command not found"). The grammar is `syntax`'s, expansion `expand`'s, streams
+//! `io`'s; builtins live in `builtins`; tools go to the [`ToolBackend`] (the session). Never
+//! touches the host filesystem itself.
 
+mod arith;
+mod expand;
+mod io;
+pub mod pattern;
 pub mod syntax;
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::rc::Rc;
 use std::sync::atomic::Ordering;
 
-use self::syntax::{AndOr, Command, Connector, Part, RedirectKind, Script, Word};
+use brush_parser::ast::{
+    self, AndOr, AndOrList, Command, CompoundCommand, CompoundList, ExtendedTestExpr, FunctionDefinition,
+    IoFileRedirectKind, IoFileRedirectTarget, IoRedirect, Pipeline, SimpleCommand,
+};
+
+pub use self::io::Io;
+use self::io::{Input, TargetKind};
 use crate::builtins;
-use crate::stdio::{Captured, Sink, Spill, ToolStdio};
+use crate::stdio::{Captured, ToolStdio};
 use crate::vfs::{self, Vfs};
 
 /// Nesting limit for `source`, so a file that sources itself fails instead of overflowing.
 const MAX_SOURCE_DEPTH: usize = 32;
+/// Nesting limit for function calls (and so for recursion), well inside the thread's stack.
+const MAX_CALL_DEPTH: usize = 200;
 /// The one host-like path redirects understand without a workspace file.
 const DEV_NULL: &str = "/dev/null";
 
@@ -59,12 +73,28 @@ pub struct ToolResult {
     pub captured: Captured,
 }
 
+
 /// Non-local control flow out of a command.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Flow {
     Break(usize),
     Continue(usize),
+    /// `return`: leaves the innermost function or `source`.
+    Return(i32),
     Exit(i32),
+    /// An expansion failed (`${v:?}`, `set -u`, a bad `$((…))`): the unit stops, as a
+    /// non-interactive bash exits; the REPL only abandons the line.
+    Abort(i32),
+}
+
+impl Flow {
+    /// The status a subshell, a script or a line ends with when this flow leaves it.
+    pub fn status(self, last: i32) -> i32 {
+        match self {
+            Flow::Return(n) | Flow::Exit(n) | Flow::Abort(n) => n,
+            Flow::Break(_) | Flow::Continue(_) => last,
+        }
+    }
 }
 
 pub type Status = Result<i32, Flow>;
@@ -78,153 +108,73 @@ enum Step {
     Break,
 }
 
-/// Interpret a loop body's outcome: `break`/`continue` for this loop end here, deeper counts
-/// (`break 2`) travel outwards one level less.
-fn loop_step(outcome: Status) -> Result<Step, Flow> {
-    match outcome {
-        Ok(status) => Ok(Step::Next(status)),
-        Err(Flow::Break(n)) if n > 1 => Err(Flow::Break(n - 1)),
-        Err(Flow::Break(_)) => Ok(Step::Break),
-        Err(Flow::Continue(n)) if n > 1 => Err(Flow::Continue(n - 1)),
-        Err(Flow::Continue(_)) => Ok(Step::Next(0)),
-        Err(flow) => Err(flow),
-    }
+/// `set -e`, `-u`, `-x`, `-f`, `-o pipefail`.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub errexit: bool,
+    pub nounset: bool,
+    pub xtrace: bool,
+    pub noglob: bool,
+    pub pipefail: bool,
 }
 
-enum TargetKind {
-    /// `/dev/null`: discarded.
-    Null,
-    Stdout,
-    Stderr,
-    File {
-        path: String,
-        append: bool,
-    },
-    Pipe,
-}
-
-struct Target {
-    kind: TargetKind,
-    /// What a file or pipe target collected (bounded in memory: see [`Spill`]).
-    buffer: Spill,
-}
-
-/// A command's standard streams: stdin bytes (from a pipe or `<`), and where stdout and stderr go.
-pub struct Io {
-    pub stdin: Option<Spill>,
-    targets: Vec<Target>,
-    out: usize,
-    err: usize,
-}
-
-impl Io {
-    fn terminal() -> Io {
-        Io {
-            stdin: None,
-            targets: vec![
-                Target { kind: TargetKind::Stdout, buffer: Spill::new() },
-                Target { kind: TargetKind::Stderr, buffer: Spill::new() },
-            ],
-            out: 0,
-            err: 1,
-        }
+impl Options {
+    /// `$-`.
+    fn flags(&self) -> String {
+        [(self.errexit, 'e'), (self.noglob, 'f'), (self.nounset, 'u'), (self.xtrace, 'x')]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, c)| c)
+            .collect()
     }
 
-    fn write_to(&mut self, index: usize, data: &[u8]) {
-        let target = &mut self.targets[index];
-        match target.kind {
-            TargetKind::Stdout => {
-                let mut stdout = std::io::stdout().lock();
-                let _ = stdout.write_all(data).and_then(|_| stdout.flush());
-            }
-            TargetKind::Stderr => {
-                let _ = std::io::stderr().write_all(data);
-            }
-            TargetKind::Null => {}
-            _ => {
-                if let Err(e) = target.buffer.append(data) {
-                    eprintln!("devshell: cannot hold command output: {e}");
-                }
-            }
-        }
-    }
-
-    /// Write all of `spill` to target `index`: moved as it is into an empty file or pipe
-    /// target, else copied in chunks.
-    fn spill_to(&mut self, index: usize, spill: Spill) {
-        let target = &mut self.targets[index];
-        match target.kind {
-            TargetKind::Null => return,
-            TargetKind::File { .. } | TargetKind::Pipe if target.buffer.is_empty() => {
-                target.buffer = spill;
-                return;
-            }
-            _ => {}
-        }
-        let copied = spill.into_reader().and_then(|mut reader| {
-            let mut chunk = vec![0; 1 << 16];
-            loop {
-                let n = reader.read(&mut chunk)?;
-                if n == 0 {
-                    return Ok(());
-                }
-                self.write_to(index, &chunk[..n]);
-            }
-        });
-        if let Err(e) = copied {
-            eprintln!("devshell: cannot read command output back: {e}");
-        }
-    }
-
-    /// Copy stdin (all of it, then end of file) to stdout, as `cat` does.
-    /// Everything on stdin (nothing when it is the terminal).
-    pub fn take_stdin(&mut self) -> Vec<u8> {
-        match self.stdin.take().map(Spill::into_vec) {
-            Some(Ok(bytes)) => bytes,
-            Some(Err(e)) => {
-                self.err(format!("devshell: cannot read stdin back: {e}\n"));
-                Vec::new()
-            }
-            None => Vec::new(),
-        }
-    }
-
-    pub fn stdin_to_out(&mut self) {
-        if let Some(stdin) = self.stdin.take() {
-            self.spill_to(self.out, stdin);
-        }
-    }
-
-    /// Where a tool's streams go, for the plugin runtime to wire its processes to (stdin is
-    /// taken).
-    fn tool_stdio(&mut self) -> ToolStdio {
-        let sink = |kind: &TargetKind, terminal: bool| match kind {
-            TargetKind::Null => Sink::Null,
-            _ if terminal => Sink::Terminal,
-            _ => Sink::Capture,
+    /// Set or clear the option `set -o NAME` names; false when there is no such option.
+    pub fn set_named(&mut self, name: &str, on: bool) -> bool {
+        let option = match name {
+            "errexit" => &mut self.errexit,
+            "nounset" => &mut self.nounset,
+            "xtrace" => &mut self.xtrace,
+            "noglob" => &mut self.noglob,
+            "pipefail" => &mut self.pipefail,
+            _ => return false,
         };
-        let stdout = sink(&self.targets[self.out].kind, matches!(self.targets[self.out].kind, TargetKind::Stdout));
-        let stderr = sink(&self.targets[self.err].kind, matches!(self.targets[self.err].kind, TargetKind::Stderr));
-        ToolStdio {
-            stdin: self.stdin.take(),
-            stdout,
-            stderr,
-            stderr_to_stdout: self.err == self.out && stdout == Sink::Capture,
-        }
+        *option = on;
+        true
     }
 
-    pub fn out(&mut self, data: impl AsRef<[u8]>) {
-        self.write_to(self.out, data.as_ref());
+    /// Set or clear the option of the letter in `set -e`; false when there is no such option.
+    pub fn set_letter(&mut self, letter: char, on: bool) -> bool {
+        let name = match letter {
+            'e' => "errexit",
+            'u' => "nounset",
+            'x' => "xtrace",
+            'f' => "noglob",
+            _ => return false,
+        };
+        self.set_named(name, on)
     }
 
-    pub fn err(&mut self, data: impl AsRef<[u8]>) {
-        self.write_to(self.err, data.as_ref());
+    /// `set -o` listing.
+    pub fn listing(&self) -> Vec<(&'static str, bool)> {
+        vec![
+            ("errexit", self.errexit),
+            ("noglob", self.noglob),
+            ("nounset", self.nounset),
+            ("pipefail", self.pipefail),
+            ("xtrace", self.xtrace),
+        ]
     }
+}
 
-    /// Print `name: message` on stderr, the form every builtin error takes.
-    pub fn error(&mut self, name: &str, message: impl std::fmt::Display) {
-        self.err(format!("{name}: {message}\n"));
-    }
+/// What a subshell copies and the parent keeps unchanged.
+struct Saved {
+    vars: BTreeMap<String, String>,
+    exported: BTreeSet<String>,
+    positional: Vec<String>,
+    cwd: String,
+    options: Options,
+    functions: HashMap<String, Rc<FunctionDefinition>>,
+    locals: Vec<HashMap<String, Option<String>>>,
 }
 
 pub struct Shell {
@@ -234,9 +184,22 @@ pub struct Shell {
     exported: BTreeSet<String>,
     positional: Vec<String>,
     script_name: String,
+    functions: HashMap<String, Rc<FunctionDefinition>>,
+    /// One frame per running function: the values its `local`s hid, restored when it returns.
+    locals: Vec<HashMap<String, Option<String>>>,
+    /// The groups of the last `[[ =~ ]]` match, as `${BASH_REMATCH[n]}`.
+    rematch: Vec<String>,
+    /// The status of the last command substitution, for a command of assignments only.
+    substitution_status: Option<i32>,
+    /// How many loops deep this runs (a `break 5` in two loops leaves both).
+    loop_depth: usize,
+    /// How many command substitutions deep this runs (`set -x` marks each level with a `+`).
+    substitution_depth: usize,
     pub last_status: i32,
-    pub errexit: bool,
-    /// Depth of contexts where a failure must not trigger `set -e` (conditions, `&&` lists).
+    pub options: Options,
+    /// A REPL: an aborted line returns to the prompt instead of ending devshell.
+    pub interactive: bool,
+    /// Depth of contexts where a failure must not trigger `set -e` (conditions, `&&` lists, `!`).
     condition_depth: usize,
     source_depth: usize,
     pub history: Vec<String>,
@@ -256,8 +219,15 @@ impl Shell {
             exported,
             positional: vec![],
             script_name: "devshell".into(),
+            functions: HashMap::new(),
+            locals: Vec::new(),
+            rematch: Vec::new(),
+            substitution_status: None,
+            substitution_depth: 0,
+            loop_depth: 0,
             last_status: 0,
-            errexit: false,
+            options: Options::default(),
+            interactive: false,
             condition_depth: 0,
             source_depth: 0,
             history: vec![],
@@ -279,8 +249,17 @@ impl Shell {
         self.exported.remove(name);
     }
 
+    pub fn unset_function(&mut self, name: &str) {
+        self.functions.remove(name);
+    }
+
     pub fn export_var(&mut self, name: &str) {
         self.exported.insert(name.to_string());
+    }
+
+    /// All variables, for `set` with no arguments.
+    pub fn vars(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.vars.iter()
     }
 
     /// Exported variables, for `env`.
@@ -299,233 +278,561 @@ impl Shell {
         self.positional = args;
     }
 
+    pub fn positional(&self) -> &[String] {
+        &self.positional
+    }
+
+    /// `set -- ARGS`, `shift`.
+    pub fn replace_positional(&mut self, args: Vec<String>) {
+        self.positional = args;
+    }
+
+    /// `local NAME[=VALUE]`: false outside a function.
+    pub fn make_local(&mut self, name: &str, value: Option<String>) -> bool {
+        let Some(frame) = self.locals.last_mut() else { return false };
+        let old = self.vars.get(name).cloned();
+        frame.entry(name.to_string()).or_insert(old);
+        // `local x` alone declares it unset, as bash does.
+        match value {
+            Some(value) => self.set_var(name, value),
+            None => {
+                self.vars.remove(name);
+            }
+        }
+        true
+    }
+
     /// Parse and run a whole unit. A syntax error runs nothing and returns status 2.
     pub fn run_source(&mut self, source: &str, origin: &str) -> Status {
-        match syntax::parse(source) {
-            Ok(script) => self.run_script(&script),
+        let status = match syntax::parse(source) {
+            Ok(program) => self.run_program(&program, &Io::terminal()),
             Err(error) => {
                 eprintln!("devshell: {origin}: {error}");
                 self.last_status = 2;
-                if self.errexit {
+                if self.options.errexit {
                     Err(Flow::Exit(2))
                 } else {
                     Ok(2)
                 }
             }
+        };
+        match status {
+            Err(Flow::Abort(code)) if self.interactive => {
+                self.last_status = code;
+                Ok(code)
+            }
+            Err(Flow::Abort(code)) => Err(Flow::Exit(code)),
+            // `return` outside a function ends the unit, as it ends a sourced file.
+            Err(Flow::Return(code)) => Ok(code),
+            Err(Flow::Break(_) | Flow::Continue(_)) => Ok(self.last_status),
+            other => other,
         }
     }
 
-    pub fn run_script(&mut self, script: &Script) -> Status {
+    fn run_program(&mut self, program: &ast::Program, io: &Io) -> Status {
         let mut status = 0;
-        for and_or in script {
+        for list in &program.complete_commands {
+            status = self.run_list(list, io)?;
+        }
+        Ok(status)
+    }
+
+    fn run_list(&mut self, list: &CompoundList, io: &Io) -> Status {
+        let mut status = 0;
+        for item in &list.0 {
             if crate::INTERRUPTED.swap(false, Ordering::SeqCst) {
                 eprintln!("devshell: interrupted");
                 self.last_status = 130;
                 return Err(Flow::Exit(130));
             }
-            status = self.run_and_or(and_or)?;
+            status = self.run_and_or(&item.0, io)?;
         }
         Ok(status)
     }
 
-    fn run_and_or(&mut self, list: &AndOr) -> Status {
+    fn run_and_or(&mut self, list: &AndOrList, io: &Io) -> Status {
         // Every pipeline but the last is a condition: its failure does not trigger `set -e`.
-        let mut status = self.run_guarded(&list.first, !list.rest.is_empty())?;
-        let mut last_ran = list.rest.is_empty();
-        for (index, (connector, pipeline)) in list.rest.iter().enumerate() {
-            let run = match connector {
-                Connector::And => status == 0,
-                Connector::Or => status != 0,
+        let mut status = self.run_guarded(&list.first, !list.additional.is_empty(), io)?;
+        let mut last_ran = list.additional.is_empty();
+        for (index, next) in list.additional.iter().enumerate() {
+            let (run, pipeline) = match next {
+                AndOr::And(p) => (status == 0, p),
+                AndOr::Or(p) => (status != 0, p),
             };
             if run {
-                last_ran = index + 1 == list.rest.len();
-                status = self.run_guarded(pipeline, !last_ran)?;
+                last_ran = index + 1 == list.additional.len();
+                status = self.run_guarded(pipeline, !last_ran, io)?;
             }
         }
         self.last_status = status;
-        if status != 0 && last_ran && self.errexit && self.condition_depth == 0 {
+        let negated = list.additional.is_empty() && list.first.bang;
+        if status != 0 && last_ran && !negated && self.options.errexit && self.condition_depth == 0 {
             return Err(Flow::Exit(status));
         }
         Ok(status)
     }
 
-    fn run_guarded(&mut self, pipeline: &[Command], guarded: bool) -> Status {
+    fn run_guarded(&mut self, pipeline: &Pipeline, guarded: bool, io: &Io) -> Status {
+        let guarded = guarded || pipeline.bang;
         self.condition_depth += usize::from(guarded);
-        let status = self.run_pipeline(pipeline);
+        let status = self.run_pipeline(pipeline, io);
         self.condition_depth -= usize::from(guarded);
-        status
+        let status = status?;
+        Ok(if pipeline.bang { i32::from(status == 0) } else { status })
     }
 
-    fn run_pipeline(&mut self, pipeline: &[Command]) -> Status {
-        let mut stdin = None;
-        let mut status = 0;
-        for (index, command) in pipeline.iter().enumerate() {
-            let mut io = Io::terminal();
-            io.stdin = stdin.take();
-            let last = index + 1 == pipeline.len();
-            if !last {
-                io.targets.push(Target { kind: TargetKind::Pipe, buffer: Spill::new() });
-                io.out = 2;
-            }
-            status = self.run_command(command, &mut io)?;
+    /// Commands run one after the other, each one's output the next one's input. In a pipeline
+    /// of several, each runs in a copy of the shell, as bash runs them.
+    fn run_pipeline(&mut self, pipeline: &Pipeline, io: &Io) -> Status {
+        if let [only] = pipeline.seq.as_slice() {
+            let status = self.run_command(only, io)?;
             self.last_status = status;
-            if !last {
-                stdin = Some(std::mem::take(&mut io.targets[2].buffer));
+            return Ok(status);
+        }
+        let mut stdin = io.stdin.clone();
+        let mut failed = 0;
+        let mut status = 0;
+        for (index, command) in pipeline.seq.iter().enumerate() {
+            let last = index + 1 == pipeline.seq.len();
+            let mut stage = io.clone();
+            stage.stdin = stdin.take();
+            let capture = (!last).then(|| io::target(TargetKind::Capture));
+            if let Some(capture) = &capture {
+                stage.out = capture.clone();
+            }
+            status = self.subshell(|shell| {
+                let status = shell.run_command(command, &stage);
+                status.unwrap_or_else(|flow| flow.status(shell.last_status))
+            });
+            if status != 0 {
+                failed = status;
+            }
+            if let Some(capture) = capture {
+                let buffer = std::mem::take(&mut capture.borrow_mut().buffer);
+                stdin = Some(Input::new(buffer).unwrap_or_else(|e| {
+                    eprintln!("devshell: cannot read command output back: {e}");
+                    Input::from_bytes(Vec::new())
+                }));
+            }
+            if crate::plugin::cancelled() || crate::INTERRUPTED.load(Ordering::SeqCst) {
+                break;
             }
         }
+        let status = if self.options.pipefail { failed } else { status };
+        self.last_status = status;
         Ok(status)
     }
 
-    fn run_command(&mut self, command: &Command, io: &mut Io) -> Status {
+    /// Run `body` in a copy of the shell's variables, functions, options and directory; the
+    /// workspace is shared, as the filesystem is in bash. Any flow out of it ends it.
+    fn subshell(&mut self, body: impl FnOnce(&mut Shell) -> i32) -> i32 {
+        let saved = Saved {
+            vars: self.vars.clone(),
+            exported: self.exported.clone(),
+            positional: self.positional.clone(),
+            cwd: self.cwd.clone(),
+            options: self.options.clone(),
+            functions: self.functions.clone(),
+            locals: std::mem::take(&mut self.locals),
+        };
+        let status = body(self);
+        self.vars = saved.vars;
+        self.exported = saved.exported;
+        self.positional = saved.positional;
+        self.cwd = saved.cwd;
+        self.options = saved.options;
+        self.functions = saved.functions;
+        self.locals = saved.locals;
+        status
+    }
+
+    fn run_command(&mut self, command: &Command, io: &Io) -> Status {
         match command {
-            Command::Simple { assigns, words, redirects, .. } => {
-                let mut argv = Vec::new();
-                for word in words {
-                    argv.extend(self.expand(word));
-                }
-                let mut assigned = Vec::new();
-                for (name, value) in assigns {
-                    assigned.push((name.clone(), self.expand(value).join(" ")));
-                }
-                if let Err(message) = self.apply_redirects(redirects, io) {
-                    io.error("devshell", message);
-                    return Ok(1);
-                }
-                let status = if argv.is_empty() {
-                    for (name, value) in assigned {
-                        self.set_var(&name, value);
-                    }
-                    Ok(0)
-                } else {
-                    self.dispatch(&argv, assigned, io)
-                };
-                self.flush_redirects(io);
-                status
+            Command::Simple(simple) => self.run_simple(simple, io),
+            Command::Compound(compound, redirects) => {
+                let redirects: Vec<&IoRedirect> = redirects.iter().flat_map(|r| &r.0).collect();
+                self.with_redirects(&redirects, io, |shell, io| shell.run_compound(compound, io))
             }
-            Command::If { branches, otherwise } => {
-                for (cond, body) in branches {
-                    self.condition_depth += 1;
-                    let cond_status = self.run_script(cond);
-                    self.condition_depth -= 1;
-                    if cond_status? == 0 {
-                        return self.run_script(body);
-                    }
-                }
-                match otherwise {
-                    Some(body) => self.run_script(body),
-                    None => Ok(0),
-                }
+            Command::Function(definition) => {
+                self.functions.insert(definition.fname.value.clone(), Rc::new(definition.clone()));
+                Ok(0)
             }
-            Command::For { var, items, body } => {
-                let mut values = Vec::new();
-                for item in items {
-                    values.extend(self.expand(item));
-                }
-                let mut status = 0;
-                for value in values {
-                    self.set_var(var, value);
-                    match loop_step(self.run_script(body))? {
-                        Step::Next(s) => status = s,
-                        Step::Break => break,
-                    }
-                }
-                Ok(status)
-            }
-            Command::While { cond, body, until } => {
-                let mut status = 0;
-                loop {
-                    self.condition_depth += 1;
-                    let cond_status = self.run_script(cond);
-                    self.condition_depth -= 1;
-                    if (cond_status? == 0) == *until {
-                        break;
-                    }
-                    match loop_step(self.run_script(body))? {
-                        Step::Next(s) => status = s,
-                        Step::Break => break,
-                    }
-                }
-                Ok(status)
+            Command::ExtendedTest(test, redirects) => {
+                let redirects: Vec<&IoRedirect> = redirects.iter().flat_map(|r| &r.0).collect();
+                self.with_redirects(&redirects, io, |shell, io| {
+                    shell.trace(io, || format!("[[ {} ]]", test.expr));
+                    Ok(i32::from(!shell.extended_test(&test.expr, io)?))
+                })
             }
         }
     }
 
-    fn apply_redirects(&mut self, redirects: &[syntax::Redirect], io: &mut Io) -> Result<(), String> {
+    fn run_compound(&mut self, compound: &CompoundCommand, io: &Io) -> Status {
+        match compound {
+            CompoundCommand::BraceGroup(group) => self.run_list(&group.list, io),
+            CompoundCommand::Subshell(sub) => {
+                let status = self.subshell(|shell| {
+                    let status = shell.run_list(&sub.list, io);
+                    status.unwrap_or_else(|flow| flow.status(shell.last_status))
+                });
+                Ok(status)
+            }
+            CompoundCommand::Arithmetic(arithmetic) => {
+                self.trace(io, || format!("(( {} ))", arithmetic.expr.value));
+                Ok(i32::from(self.arithmetic(&arithmetic.expr.value, io)? == 0))
+            }
+            CompoundCommand::IfClause(clause) => {
+                if self.condition(&clause.condition, io)? == 0 {
+                    return self.run_list(&clause.then, io);
+                }
+                for branch in clause.elses.iter().flatten() {
+                    match &branch.condition {
+                        Some(condition) if self.condition(condition, io)? != 0 => continue,
+                        _ => return self.run_list(&branch.body, io),
+                    }
+                }
+                Ok(0)
+            }
+            CompoundCommand::WhileClause(_)
+            | CompoundCommand::UntilClause(_)
+            | CompoundCommand::ForClause(_)
+            | CompoundCommand::ArithmeticForClause(_) => {
+                self.loop_depth += 1;
+                let status = self.run_loop(compound, io);
+                self.loop_depth -= 1;
+                status
+            }
+            CompoundCommand::CaseClause(clause) => {
+                let subject = self.expand_string(&clause.value.value, io)?;
+                self.trace(io, || format!("case {} in", trace_quote(&subject)));
+                let mut status = 0;
+                let mut fall_through = false;
+                for item in &clause.cases {
+                    if !fall_through {
+                        let mut matched = false;
+                        for pattern in &item.patterns {
+                            let pattern = self.expand_pattern(&pattern.value, io)?;
+                            if pattern::Pattern::new(&pattern).matches(&subject) {
+                                matched = true;
+                                break;
+                            }
+                        }
+                        if !matched {
+                            continue;
+                        }
+                    }
+                    if let Some(body) = &item.cmd {
+                        status = self.run_list(body, io)?;
+                    }
+                    match item.post_action {
+                        ast::CaseItemPostAction::ExitCase => break,
+                        ast::CaseItemPostAction::UnconditionallyExecuteNextCaseItem => fall_through = true,
+                        ast::CaseItemPostAction::ContinueEvaluatingCases => fall_through = false,
+                    }
+                }
+                Ok(status)
+            }
+            CompoundCommand::Coprocess(_) => unreachable!("refused by syntax::check"),
+        }
+    }
+
+    fn run_loop(&mut self, compound: &CompoundCommand, io: &Io) -> Status {
+        match compound {
+            CompoundCommand::WhileClause(clause) | CompoundCommand::UntilClause(clause) => {
+                let until = matches!(compound, CompoundCommand::UntilClause(_));
+                let mut status = 0;
+                loop {
+                    if (self.condition(&clause.0, io)? == 0) == until {
+                        break;
+                    }
+                    let outcome = self.run_list(&clause.1.list, io);
+                    match self.loop_step(outcome)? {
+                        Step::Next(s) => status = s,
+                        Step::Break => break,
+                    }
+                }
+                Ok(status)
+            }
+            CompoundCommand::ForClause(clause) => {
+                let values = match &clause.values {
+                    Some(words) => self.expand_words(words.iter().map(|w| w.value.as_str()), io)?,
+                    None => self.positional.clone(),
+                };
+                let mut status = 0;
+                let listed = values.iter().map(|v| trace_quote(v)).collect::<Vec<_>>().join(" ");
+                for value in values {
+                    self.trace(io, || format!("for {} in {listed}", clause.variable_name));
+                    self.set_var(&clause.variable_name, value);
+                    let outcome = self.run_list(&clause.body.list, io);
+                    match self.loop_step(outcome)? {
+                        Step::Next(s) => status = s,
+                        Step::Break => break,
+                    }
+                }
+                Ok(status)
+            }
+            CompoundCommand::ArithmeticForClause(clause) => {
+                if let Some(init) = &clause.initializer {
+                    self.arithmetic(&init.value, io)?;
+                }
+                let mut status = 0;
+                loop {
+                    if let Some(condition) = &clause.condition {
+                        if self.arithmetic(&condition.value, io)? == 0 {
+                            break;
+                        }
+                    }
+                    let outcome = self.run_list(&clause.body.list, io);
+                    match self.loop_step(outcome)? {
+                        Step::Next(s) => status = s,
+                        Step::Break => break,
+                    }
+                    if let Some(update) = &clause.updater {
+                        self.arithmetic(&update.value, io)?;
+                    }
+                }
+                Ok(status)
+            }
+            _ => unreachable!("only loops come here"),
+        }
+    }
+
+    /// Interpret a loop body's outcome: `break`/`continue` for this loop end here, deeper counts
+    /// (`break 2`) travel outwards one level less, and stop at the outermost loop as in bash.
+    fn loop_step(&self, outcome: Status) -> Result<Step, Flow> {
+        let outermost = self.loop_depth <= 1;
+        match outcome {
+            Ok(status) => Ok(Step::Next(status)),
+            Err(Flow::Break(n)) if n > 1 && !outermost => Err(Flow::Break(n - 1)),
+            Err(Flow::Break(_)) => Ok(Step::Break),
+            Err(Flow::Continue(n)) if n > 1 && !outermost => Err(Flow::Continue(n - 1)),
+            Err(Flow::Continue(_)) => Ok(Step::Next(0)),
+            Err(flow) => Err(flow),
+        }
+    }
+
+    /// The condition of `if`/`while`: failures there never trigger `set -e`.
+    fn condition(&mut self, list: &CompoundList, io: &Io) -> Status {
+        self.condition_depth += 1;
+        let status = self.run_list(list, io);
+        self.condition_depth -= 1;
+        status
+    }
+
+    fn run_simple(&mut self, simple: &SimpleCommand, io: &Io) -> Status {
+        let mut assignments = Vec::new();
+        let mut words = Vec::new();
+        let mut redirects = Vec::new();
+        for item in simple.prefix.iter().flat_map(|p| &p.0) {
+            match item {
+                ast::CommandPrefixOrSuffixItem::AssignmentWord(assignment, _) => assignments.push(assignment),
+                ast::CommandPrefixOrSuffixItem::IoRedirect(redirect) => redirects.push(redirect),
+                ast::CommandPrefixOrSuffixItem::Word(word) => words.push(word.value.as_str()),
+                ast::CommandPrefixOrSuffixItem::ProcessSubstitution(..) => unreachable!("refused by syntax::check"),
+            }
+        }
+        words.extend(simple.word_or_name.iter().map(|w| w.value.as_str()));
+        for item in simple.suffix.iter().flat_map(|s| &s.0) {
+            match item {
+                ast::CommandPrefixOrSuffixItem::IoRedirect(redirect) => redirects.push(redirect),
+                // After the command name an assignment is an ordinary argument (`export A=1`).
+                ast::CommandPrefixOrSuffixItem::AssignmentWord(_, word) | ast::CommandPrefixOrSuffixItem::Word(word) => {
+                    words.push(word.value.as_str())
+                }
+                ast::CommandPrefixOrSuffixItem::ProcessSubstitution(..) => unreachable!("refused by syntax::check"),
+            }
+        }
+        self.substitution_status = None;
+        let argv = self.expand_words(words, io)?;
+        let mut assigned = Vec::new();
+        for assignment in assignments {
+            let ast::AssignmentName::VariableName(name) = &assignment.name else {
+                unreachable!("refused by syntax::check")
+            };
+            let ast::AssignmentValue::Scalar(value) = &assignment.value else { unreachable!("refused by syntax::check") };
+            let mut value = self.expand_assignment(&value.value, io)?;
+            if assignment.append {
+                value = format!("{}{value}", self.var(name).unwrap_or(""));
+            }
+            assigned.push((name.clone(), value));
+        }
+        self.trace(io, || {
+            let mut words: Vec<String> = assigned.iter().map(|(k, v)| format!("{k}={}", trace_quote(v))).collect();
+            words.extend(argv.iter().map(|a| trace_quote(a)));
+            words.join(" ")
+        });
+        let status_of_assignments = self.substitution_status.unwrap_or(0);
+        self.with_redirects(&redirects, io, move |shell, io| {
+            if argv.is_empty() {
+                for (name, value) in assigned {
+                    shell.set_var(&name, value);
+                }
+                return Ok(status_of_assignments);
+            }
+            let mut io = io.clone();
+            shell.dispatch(&argv, assigned, &mut io)
+        })
+    }
+
+    /// `set -x`: show what runs on stderr, one `+` per command-substitution level.
+    fn trace(&self, io: &Io, line: impl FnOnce() -> String) {
+        if self.options.xtrace {
+            io.clone().err(format!("{} {}\n", "+".repeat(self.substitution_depth + 1), line()));
+        }
+    }
+
+    /// Run `body` with `redirects` applied to a copy of `io`; files written when it ends.
+    fn with_redirects(
+        &mut self,
+        redirects: &[&IoRedirect],
+        io: &Io,
+        body: impl FnOnce(&mut Shell, &Io) -> Status,
+    ) -> Status {
+        if redirects.is_empty() {
+            return body(self, io);
+        }
+        let mut inner = io.clone();
+        let mut files = Vec::new();
         for redirect in redirects {
-            let target = self.expand(&redirect.target).join(" ");
-            let path = vfs::resolve(&self.cwd, &target);
-            match redirect.kind {
-                RedirectKind::In if path == DEV_NULL => io.stdin = Some(Spill::new()),
-                RedirectKind::In => {
-                    io.stdin = Some(Spill::from_vec(self.vfs.read(&path).map_err(|e| e.to_string())?));
-                }
-                RedirectKind::Out | RedirectKind::Append | RedirectKind::Err | RedirectKind::ErrAppend => {
-                    let append = matches!(redirect.kind, RedirectKind::Append | RedirectKind::ErrAppend);
-                    let kind = if path == DEV_NULL {
-                        TargetKind::Null
-                    } else {
-                        TargetKind::File { path: path.clone(), append }
-                    };
-                    if path != DEV_NULL {
-                        if self.vfs.is_dir(&path) {
-                            return Err(format!("{path}: Is a directory"));
-                        }
-                        if !self.vfs.is_dir(vfs::parent_of(&path)) {
-                            return Err(format!("{path}: No such file or directory"));
+            if let Err(message) = self.apply_redirect(redirect, &mut inner, &mut files) {
+                let message = match message {
+                    Ok(message) => message,
+                    Err(flow) => return Err(flow),
+                };
+                io.clone().error("devshell", message);
+                self.flush_files(files);
+                return Ok(1);
+            }
+        }
+        let status = body(self, &inner);
+        self.flush_files(files);
+        status
+    }
+
+    fn apply_redirect(
+        &mut self,
+        redirect: &IoRedirect,
+        io: &mut Io,
+        files: &mut Vec<io::Output>,
+    ) -> Result<(), Result<String, Flow>> {
+        let output_target = |shell: &mut Shell, target: &str, append: bool, files: &mut Vec<io::Output>| {
+            let path = vfs::resolve(&shell.cwd, target);
+            if path == DEV_NULL {
+                return Ok(io::target(TargetKind::Null));
+            }
+            if shell.vfs.is_dir(&path) {
+                return Err(Ok(format!("{target}: Is a directory")));
+            }
+            if !shell.vfs.is_dir(vfs::parent_of(&path)) {
+                return Err(Ok(format!("{target}: No such file or directory")));
+            }
+            // Opened now, as bash opens it: `> f` truncates (or creates) before the command runs.
+            let opened = if append { shell.vfs.append(&path, b"") } else { shell.vfs.write(&path, Vec::new()) };
+            opened.map_err(|e| Ok(e.to_string()))?;
+            let target = io::target(TargetKind::File { path });
+            files.push(target.clone());
+            Ok(target)
+        };
+        match redirect {
+            IoRedirect::File(fd, kind, target) => {
+                let input = matches!(kind, IoFileRedirectKind::Read | IoFileRedirectKind::DuplicateInput);
+                let fd = fd.unwrap_or(if input { 0 } else { 1 });
+                let word = match target {
+                    IoFileRedirectTarget::Filename(word) | IoFileRedirectTarget::Duplicate(word) => {
+                        self.expand_string(&word.value, io).map_err(Err)?
+                    }
+                    IoFileRedirectTarget::Fd(n) => n.to_string(),
+                    IoFileRedirectTarget::ProcessSubstitution(..) => unreachable!("refused by syntax::check"),
+                };
+                match kind {
+                    IoFileRedirectKind::Read => {
+                        let path = vfs::resolve(&self.cwd, &word);
+                        let bytes = if path == DEV_NULL {
+                            Vec::new()
+                        } else {
+                            self.vfs.read(&path).map_err(|e| Ok(e.to_string()))?
+                        };
+                        io.stdin = Some(Input::from_bytes(bytes));
+                    }
+                    IoFileRedirectKind::Write | IoFileRedirectKind::Clobber | IoFileRedirectKind::Append => {
+                        let target = output_target(self, &word, matches!(kind, IoFileRedirectKind::Append), files)?;
+                        set_fd(io, fd, target);
+                    }
+                    IoFileRedirectKind::DuplicateOutput => {
+                        let target = match word.as_str() {
+                            "1" => io.out.clone(),
+                            "2" => io.err.clone(),
+                            "-" => io::target(TargetKind::Null),
+                            // `>&file` is `&>file`.
+                            other if fd == 1 && other.parse::<u32>().is_err() => {
+                                let target = output_target(self, other, false, files)?;
+                                io.err = target.clone();
+                                target
+                            }
+                            other => return Err(Ok(format!("{other}: bad file descriptor"))),
+                        };
+                        set_fd(io, fd, target);
+                    }
+                    IoFileRedirectKind::DuplicateInput => {
+                        if word == "-" {
+                            io.stdin = Some(Input::from_bytes(Vec::new()));
+                        } else if word != "0" {
+                            return Err(Ok(format!("{word}: bad file descriptor")));
                         }
                     }
-                    io.targets.push(Target { kind, buffer: Spill::new() });
-                    let index = io.targets.len() - 1;
-                    if matches!(redirect.kind, RedirectKind::Out | RedirectKind::Append) {
-                        io.out = index;
-                    } else {
-                        io.err = index;
-                    }
+                    IoFileRedirectKind::ReadAndWrite => unreachable!("refused by syntax::check"),
                 }
-                RedirectKind::ErrToOut => io.err = io.out,
+            }
+            IoRedirect::HereDocument(_, doc) => {
+                let body = if doc.requires_expansion {
+                    self.expand_heredoc(&doc.doc.value, io).map_err(Err)?
+                } else {
+                    doc.doc.value.clone()
+                };
+                io.stdin = Some(Input::from_bytes(body.into_bytes()));
+            }
+            IoRedirect::HereString(_, word) => {
+                let text = self.expand_string(&word.value, io).map_err(Err)?;
+                io.stdin = Some(Input::from_bytes(format!("{text}\n").into_bytes()));
+            }
+            IoRedirect::OutputAndError(word, append) => {
+                let word = self.expand_string(&word.value, io).map_err(Err)?;
+                let target = output_target(self, &word, *append, files)?;
+                io.out = target.clone();
+                io.err = target;
             }
         }
         Ok(())
     }
 
-    /// Write redirect buffers into the workspace (`>` truncates even when nothing was printed).
-    fn flush_redirects(&mut self, io: &mut Io) {
-        for target in &mut io.targets {
-            if let TargetKind::File { path, append } = &target.kind {
+    /// Write what redirected outputs collected into their workspace files.
+    fn flush_files(&mut self, files: Vec<io::Output>) {
+        for target in files {
+            let mut target = target.borrow_mut();
+            if let TargetKind::File { path, .. } = &target.kind {
+                let path = path.clone();
                 let data = std::mem::take(&mut target.buffer);
-                let written = if *append { self.vfs.append_spill(path, data) } else { self.vfs.write_spill(path, data) };
-                if let Err(e) = written {
+                if let Err(e) = self.vfs.append_spill(&path, data) {
                     eprintln!("devshell: {e}");
                 }
             }
         }
     }
 
-    /// Run one command (a builtin, a text tool, a routed tool or a workspace program) with
-    /// `io` as its streams: what `xargs` does with the lines it reads.
+    /// Run one command (a function, a builtin, a text tool, a routed tool or a workspace
+    /// program) with `io` as its streams: what `xargs` does with the lines it reads.
     pub fn run_argv(&mut self, argv: &[String], io: &mut Io) -> Status {
         self.dispatch(argv, Vec::new(), io)
     }
 
     fn dispatch(&mut self, argv: &[String], assigned: Vec<(String, String)>, io: &mut Io) -> Status {
         let name = argv[0].as_str();
+        if let Some(function) = self.functions.get(name).cloned() {
+            return self.with_assignments(assigned, |shell| shell.call(&function, &argv[1..], io));
+        }
         if let Some(builtin) = builtins::find(name) {
             // `NAME=value builtin`: visible to the builtin only.
-            let saved: Vec<(String, Option<String>)> =
-                assigned.iter().map(|(k, _)| (k.clone(), self.vars.get(k).cloned())).collect();
-            for (k, v) in &assigned {
-                self.set_var(k, v.clone());
-            }
-            let status = builtin(self, &argv[1..], io);
-            for (k, old) in saved {
-                match old {
-                    Some(v) => self.set_var(&k, v),
-                    None => {
-                        self.vars.remove(&k);
-                    }
-                }
-            }
-            return status;
+            return self.with_assignments(assigned, |shell| builtin(shell, &argv[1..], io));
         }
         if let Some(status) = builtins::text_tool(self, name, &argv[1..], io) {
             return status;
@@ -538,6 +845,51 @@ impl Shell {
         }
         io.error("devshell", format!("{name}: command not found (try `help`)"));
         Ok(127)
+    }
+
+    /// Run `body` with `assigned` set, then put the variables back.
+    fn with_assignments(&mut self, assigned: Vec<(String, String)>, body: impl FnOnce(&mut Shell) -> Status) -> Status {
+        let saved: Vec<(String, Option<String>)> =
+            assigned.iter().map(|(k, _)| (k.clone(), self.vars.get(k).cloned())).collect();
+        for (k, v) in assigned {
+            self.set_var(&k, v);
+        }
+        let status = body(self);
+        for (k, old) in saved {
+            match old {
+                Some(v) => self.set_var(&k, v),
+                None => {
+                    self.vars.remove(&k);
+                }
+            }
+        }
+        status
+    }
+
+    /// Call a function: its arguments become `$1…`, its `local`s end with it.
+    fn call(&mut self, function: &FunctionDefinition, args: &[String], io: &mut Io) -> Status {
+        if self.locals.len() >= MAX_CALL_DEPTH {
+            io.error(&function.fname.value, format!("maximum function nesting level exceeded ({MAX_CALL_DEPTH})"));
+            return Err(Flow::Abort(1));
+        }
+        let saved = std::mem::replace(&mut self.positional, args.to_vec());
+        self.locals.push(HashMap::new());
+        let body = &function.body;
+        let redirects: Vec<&IoRedirect> = body.1.iter().flat_map(|r| &r.0).collect();
+        let status = self.with_redirects(&redirects, io, |shell, io| shell.run_compound(&body.0, io));
+        for (name, old) in self.locals.pop().unwrap_or_default() {
+            match old {
+                Some(value) => self.set_var(&name, value),
+                None => {
+                    self.vars.remove(&name);
+                }
+            }
+        }
+        self.positional = saved;
+        match status {
+            Err(Flow::Return(code)) => Ok(code),
+            other => other,
+        }
     }
 
     /// `./target/debug/app`, `target/release/app --flag`: a workspace file run in the backend
@@ -576,8 +928,7 @@ impl Shell {
         };
         match self.backend.run_tool(&mut self.vfs, call) {
             Ok(result) => {
-                io.spill_to(io.out, result.captured.stdout);
-                io.spill_to(io.err, result.captured.stderr);
+                io.deliver(result.captured.stdout, result.captured.stderr);
                 result.status
             }
             Err(error) => {
@@ -592,95 +943,194 @@ impl Shell {
         }
     }
 
-    /// Expand a word into fields: variables substituted, unquoted expansions split on whitespace.
-    pub fn expand(&self, word: &Word) -> Vec<String> {
-        let mut fields: Vec<String> = Vec::new();
-        let mut current = String::new();
-        let mut has_field = false;
-        for part in &word.0 {
-            match part {
-                Part::Lit { text, .. } => {
-                    current.push_str(text);
-                    has_field = true;
-                }
-                Part::Var { name, quoted } if name == "@" => {
-                    for (i, arg) in self.positional.iter().enumerate() {
-                        if i > 0 {
-                            fields.push(std::mem::take(&mut current));
-                        }
-                        if *quoted {
-                            current.push_str(arg);
-                        } else {
-                            current.push_str(arg.split_whitespace().collect::<Vec<_>>().join(" ").as_str());
-                        }
-                        has_field = true;
+    /// `[[ … ]]`: operands expanded without splitting or filename expansion; the right side of
+    /// `==`/`!=` is a pattern, of `=~` an extended regular expression.
+    fn extended_test(&mut self, expr: &ExtendedTestExpr, io: &Io) -> Result<bool, Flow> {
+        use ast::BinaryPredicate as B;
+        Ok(match expr {
+            ExtendedTestExpr::And(left, right) => self.extended_test(left, io)? && self.extended_test(right, io)?,
+            ExtendedTestExpr::Or(left, right) => self.extended_test(left, io)? || self.extended_test(right, io)?,
+            ExtendedTestExpr::Not(inner) => !self.extended_test(inner, io)?,
+            ExtendedTestExpr::Parenthesized(inner) => self.extended_test(inner, io)?,
+            ExtendedTestExpr::UnaryTest(predicate, operand) => {
+                let operand = self.expand_string(&operand.value, io)?;
+                self.unary_test(predicate, &operand)
+            }
+            ExtendedTestExpr::BinaryTest(predicate, left, right) => {
+                let left = self.expand_string(&left.value, io)?;
+                match predicate {
+                    B::StringExactlyMatchesPattern | B::StringDoesNotExactlyMatchPattern => {
+                        let pattern = self.expand_pattern(&right.value, io)?;
+                        pattern::Pattern::new(&pattern).matches(&left) == matches!(predicate, B::StringExactlyMatchesPattern)
                     }
-                }
-                Part::Var { name, quoted } => {
-                    let value = self.lookup(name);
-                    if *quoted {
-                        current.push_str(&value);
-                        has_field = true;
-                    } else {
-                        let mut pieces = value.split_whitespace().peekable();
-                        if value.starts_with(char::is_whitespace) && has_field && !current.is_empty() {
-                            fields.push(std::mem::take(&mut current));
-                        }
-                        while let Some(piece) = pieces.next() {
-                            current.push_str(piece);
-                            has_field = true;
-                            if pieces.peek().is_some() {
-                                fields.push(std::mem::take(&mut current));
+                    B::StringMatchesRegex => {
+                        let regex = self.expand_regex(&right.value, io)?;
+                        match regex::Regex::new(&regex) {
+                            Ok(regex) => match regex.captures(&left) {
+                                Some(captures) => {
+                                    self.rematch = captures
+                                        .iter()
+                                        .map(|m| m.map(|m| m.as_str().to_string()).unwrap_or_default())
+                                        .collect();
+                                    true
+                                }
+                                None => {
+                                    self.rematch.clear();
+                                    false
+                                }
+                            },
+                            Err(e) => {
+                                io.clone().error("devshell", format!("[[ =~ ]]: invalid regular expression {regex}: {e}"));
+                                return Err(Flow::Abort(2));
                             }
                         }
-                        if value.ends_with(char::is_whitespace) && !current.is_empty() {
-                            fields.push(std::mem::take(&mut current));
-                            has_field = false;
+                    }
+                    B::ArithmeticEqualTo
+                    | B::ArithmeticNotEqualTo
+                    | B::ArithmeticLessThan
+                    | B::ArithmeticLessThanOrEqualTo
+                    | B::ArithmeticGreaterThan
+                    | B::ArithmeticGreaterThanOrEqualTo => {
+                        let right = self.expand_string(&right.value, io)?;
+                        let left = self.arithmetic(&left, io)?;
+                        let right = self.arithmetic(&right, io)?;
+                        compare_numbers(predicate, left, right)
+                    }
+                    _ => {
+                        let right = self.expand_string(&right.value, io)?;
+                        match self.binary_test(predicate, &left, &right) {
+                            Ok(result) => result,
+                            Err(message) => {
+                                io.clone().error("devshell", message);
+                                return Err(Flow::Abort(2));
+                            }
                         }
                     }
                 }
             }
-        }
-        if has_field {
-            fields.push(current);
-        }
-        fields
+        })
     }
 
-    fn lookup(&self, name: &str) -> String {
-        match name {
-            "?" => self.last_status.to_string(),
-            "#" => self.positional.len().to_string(),
-            "0" => self.script_name.clone(),
-            _ if name.chars().all(|c| c.is_ascii_digit()) => {
-                let index: usize = name.parse().unwrap_or(0);
-                index.checked_sub(1).and_then(|i| self.positional.get(i)).cloned().unwrap_or_default()
+    /// `-f FILE`, `-n STRING`, …: shared by `test`, `[` and `[[`.
+    pub fn unary_test(&self, predicate: &ast::UnaryPredicate, operand: &str) -> bool {
+        use ast::UnaryPredicate as U;
+        let path = || vfs::resolve(&self.cwd, operand);
+        let node = || self.vfs.follow(&path()).ok().and_then(|real| self.vfs.get(&real).cloned());
+        match predicate {
+            U::StringHasZeroLength => operand.is_empty(),
+            U::StringHasNonZeroLength => !operand.is_empty(),
+            U::FileExists | U::FileExistsAndIsReadable | U::FileExistsAndIsWritable => node().is_some(),
+            U::FileExistsAndIsDir => self.vfs.is_dir(&path()),
+            U::FileExistsAndIsRegularFile => matches!(node().map(|n| n.kind), Some(vfs::NodeKind::File { .. })),
+            U::FileExistsAndIsNotZeroLength => node().is_some_and(|n| match &n.kind {
+                vfs::NodeKind::File { .. } => Vfs::size(&n) > 0,
+                _ => true,
+            }),
+            U::FileExistsAndIsExecutable => {
+                matches!(node().map(|n| n.kind), Some(vfs::NodeKind::File { executable: true, .. } | vfs::NodeKind::Dir))
             }
-            _ => self.vars.get(name).cloned().unwrap_or_default(),
+            U::FileExistsAndIsSymlink => {
+                matches!(self.vfs.get(&path()).map(|n| &n.kind), Some(vfs::NodeKind::Symlink { .. }))
+            }
+            U::ShellVariableIsSetAndAssigned => self.vars.contains_key(operand),
+            U::ShellOptionEnabled => self.options.listing().iter().any(|(name, on)| *name == operand && *on),
+            _ => false,
         }
     }
 
-    /// `source FILE ARGS…`: run a workspace file with its own positional parameters.
-    pub fn source(&mut self, path: &str, args: Vec<String>) -> Status {
+    /// `A = B`, `A -lt B`, …: shared by `test`, `[` and `[[` (whose patterns and numbers are
+    /// handled before this).
+    pub fn binary_test(&self, predicate: &ast::BinaryPredicate, left: &str, right: &str) -> Result<bool, String> {
+        use ast::BinaryPredicate as B;
+        Ok(match predicate {
+            B::StringExactlyMatchesString | B::StringExactlyMatchesPattern => left == right,
+            B::StringDoesNotExactlyMatchString | B::StringDoesNotExactlyMatchPattern => left != right,
+            B::LeftSortsBeforeRight => left < right,
+            B::LeftSortsAfterRight => left > right,
+            B::StringContainsSubstring => left.contains(right),
+            B::StringMatchesRegex => regex::Regex::new(right).map_err(|e| e.to_string())?.is_match(left),
+            B::FilesReferToSameDeviceAndInodeNumbers => {
+                vfs::resolve(&self.cwd, left) == vfs::resolve(&self.cwd, right) && self.vfs.exists(&vfs::resolve(&self.cwd, left))
+            }
+            B::LeftFileIsNewerOrExistsWhenRightDoesNot | B::LeftFileIsOlderOrDoesNotExistWhenRightDoes => {
+                let mtime = |p: &str| self.vfs.get(&vfs::resolve(&self.cwd, p)).map(|n| n.mtime_ns);
+                let (l, r) = (mtime(left), mtime(right));
+                match predicate {
+                    B::LeftFileIsNewerOrExistsWhenRightDoesNot => l.is_some() && (r.is_none() || l > r),
+                    _ => r.is_some() && (l.is_none() || l < r),
+                }
+            }
+            numeric => {
+                let number = |text: &str| {
+                    text.trim().parse::<i64>().map_err(|_| format!("{text}: integer expression expected"))
+                };
+                compare_numbers(numeric, number(left)?, number(right)?)
+            }
+        })
+    }
+
+    /// `source FILE ARGS…`: run a workspace file with its own positional parameters; `return`
+    /// leaves it.
+    pub fn source(&mut self, path: &str, args: Vec<String>, io: &Io) -> Status {
         if self.source_depth >= MAX_SOURCE_DEPTH {
-            eprintln!("source: {path}: nested more than {MAX_SOURCE_DEPTH} levels deep");
+            io.clone().error("source", format!("{path}: nested more than {MAX_SOURCE_DEPTH} levels deep"));
             return Ok(1);
         }
         let resolved = vfs::resolve(&self.cwd, path);
         let source = match self.vfs.read(&resolved) {
             Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
             Err(e) => {
-                eprintln!("source: {e}");
+                io.clone().error("source", e);
                 return Ok(1);
+            }
+        };
+        let program = match syntax::parse(&source) {
+            Ok(program) => program,
+            Err(error) => {
+                io.clone().error("devshell", format!("{resolved}: {error}"));
+                return Ok(2);
             }
         };
         let saved = if args.is_empty() { None } else { Some(std::mem::replace(&mut self.positional, args)) };
         self.source_depth += 1;
-        let status = self.run_source(&source, &resolved);
+        let status = self.run_program(&program, io);
         self.source_depth -= 1;
         if let Some(saved) = saved {
             self.positional = saved;
         }
-        status
+        match status {
+            Err(Flow::Return(code)) => Ok(code),
+            other => other,
+        }
+    }
+}
+
+fn set_fd(io: &mut Io, fd: i32, target: io::Output) {
+    match fd {
+        2 => io.err = target,
+        _ => io.out = target,
+    }
+}
+
+fn compare_numbers(predicate: &ast::BinaryPredicate, left: i64, right: i64) -> bool {
+    use ast::BinaryPredicate as B;
+    match predicate {
+        B::ArithmeticEqualTo => left == right,
+        B::ArithmeticNotEqualTo => left != right,
+        B::ArithmeticLessThan => left < right,
+        B::ArithmeticLessThanOrEqualTo => left <= right,
+        B::ArithmeticGreaterThan => left > right,
+        _ => left >= right,
+    }
+}
+
+/// A word as `set -x` shows it: quoted when the shell would need quotes to read it back.
+fn trace_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word.chars().all(|c| c.is_ascii_alphanumeric() || "_./=:,+@%^-".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
     }
 }
