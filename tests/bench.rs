@@ -14,7 +14,7 @@ use devshell::plugin::cache::CompileCache;
 use devshell::plugin::grants::Grant;
 use devshell::plugin::{builtin, Limits, Runtime, SessionConfig, WorkspaceMode};
 use devshell::session::Sessions;
-use devshell::shell::{ToolBackend, ToolCall};
+use devshell::shell::{Shell, ToolBackend, ToolCall};
 use devshell::stdio::ToolStdio;
 use devshell::vfs::Vfs;
 
@@ -382,24 +382,58 @@ fn sync_overhead() {
     }
 }
 
+/// (d) The text tools over the in-memory workspace (a REPL's steady state) against GNU grep
+/// and find on the same tree on disk, page cache warm.
+fn text_tools() {
+    const FILES: usize = 10_000;
+    println!("text tools on {FILES} source files (in-memory workspace; baselines: GNU tools via sh on the same tree on disk)");
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    for i in 0..FILES {
+        let sub = tree.join(format!("src/m{}", i / 100));
+        std::fs::create_dir_all(&sub).unwrap();
+        let text = format!("// file {i}\nfn f{i}() -> u32 {{\n    {i}\n}}\n\npub fn g{i}() {{}}\n");
+        std::fs::write(sub.join(format!("f{i}.rs")), text).unwrap();
+    }
+    let mut vfs = Vfs::default();
+    let sessions = mock_sessions(dir.path(), Default::default(), &mut vfs);
+    let mut shell = Shell::new(vfs, Box::new(sessions));
+    shell.run_source(&format!("import {} /t; cd /t", tree.display()), "bench").unwrap();
+    let cases = [
+        ("grep -rn fn . > /dev/null", "grep -rn fn . > /dev/null"),
+        ("find . -name '*.rs' | wc -l > /dev/null", "find . -name '*.rs' | wc -l > /dev/null"),
+        ("grep -rl 'fn f9' . | wc -l > /dev/null", "grep -rl 'fn f9' . | wc -l > /dev/null"),
+    ];
+    for (ours, gnu) in cases {
+        let devshell = time(10, || shell.run_source(ours, "bench").unwrap());
+        let baseline = time(10, || run_quiet(Command::new("sh").arg("-c").arg(gnu).current_dir(&tree)));
+        row(ours.trim_end_matches(" > /dev/null"), devshell, "GNU (sh -c, same tree on disk)", baseline);
+    }
+}
+
 fn main() {
     let only: Vec<String> = std::env::args().skip(1).collect();
     let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
-    let binary = devshell_binary();
+    // Only the benchmarks that run the binary build it.
+    let binary = std::cell::OnceCell::new();
+    let binary = || binary.get_or_init(devshell_binary);
     if wanted("runtime") {
         plugin_runtime();
     }
     if wanted("startup") {
-        startup(&binary);
+        startup(binary());
     }
     if wanted("cargo") {
-        cargo_through_devshell(&binary);
+        cargo_through_devshell(binary());
     }
     if wanted("streaming") {
-        streaming(&binary);
+        streaming(binary());
     }
     if wanted("confinement") {
         confinement_cost();
+    }
+    if wanted("text") {
+        text_tools();
     }
     if wanted("sync") {
         if Command::new("rsync").arg("--version").stdout(Stdio::null()).status().is_ok() {

@@ -73,7 +73,8 @@ enum Commands {
 
 /// Entry point; returns the process exit status.
 pub fn main() -> i32 {
-    let mut args: Vec<String> = std::env::args().collect();
+    // Arguments that are not UTF-8 arrive with U+FFFD in place of the bad bytes.
+    let mut args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
     // `cargo devshell …` runs us as `cargo-devshell devshell …`.
     if args.get(1).map(String::as_str) == Some("devshell") {
         args.remove(1);

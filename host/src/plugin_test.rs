@@ -147,8 +147,39 @@ fn conformance(name: &str, report: &mut Report) -> Result<()> {
             }
         })
     });
+    report.check("a running tool stops at Ctrl-C and the session goes on (cancellation)", cancellation(&mut bench));
     report.check("shuts down", bench.sessions.shutdown(&mut bench.vfs));
     guest_fs(name, report)
+}
+
+/// Ctrl-C during a tool that would run for ever (rustc evaluating an endless constant): the
+/// call ends within the grace period, and the next tool runs.
+fn cancellation(bench: &mut Bench) -> Result<()> {
+    const SPIN: &str = "#![allow(long_running_const_eval)]\n\
+        const N: u64 = { let mut i = 0u64; while i < u64::MAX / 2 { i += 1; } i };\n\
+        fn main() { println!(\"{N}\"); }\n";
+    const PRESS_AFTER: std::time::Duration = std::time::Duration::from_millis(1500);
+    const LIMIT: std::time::Duration = std::time::Duration::from_secs(15);
+    let started = std::time::Instant::now();
+    let press = std::thread::spawn(|| {
+        std::thread::sleep(PRESS_AFTER);
+        crate::plugin::interrupt();
+    });
+    let outcome = bench.run("rustc --crate-type lib --emit metadata -o /dev/null -", Some(SPIN));
+    press.join().expect("the Ctrl-C thread");
+    let took = started.elapsed();
+    // The shell consumes the flag between commands; here nothing else will.
+    crate::INTERRUPTED.store(false, std::sync::atomic::Ordering::SeqCst);
+    match outcome {
+        Ok((0, out, _)) => bail!("the tool finished normally instead of stopping (stdout {out:?})"),
+        _ if took > LIMIT => bail!("the call took {took:?} to end after Ctrl-C (limit {LIMIT:?})"),
+        _ if took < PRESS_AFTER => bail!("the tool ended before Ctrl-C ({took:?}): {outcome:?}"),
+        _ => {}
+    }
+    match bench.run("rustc --version", None)? {
+        (0, _, _) => Ok(()),
+        (status, out, err) => bail!("after Ctrl-C, rustc --version gave status {status}, stdout {out:?}, stderr {err:?}"),
+    }
 }
 
 /// Mode P backends: the guest filesystem round-trips and refuses paths outside its mount.

@@ -207,3 +207,63 @@ fn devshell_matches_bash_on_every_oracle_case() {
     assert!(unexpectedly_fine.is_empty(), "listed as known differences but now match bash: {unexpectedly_fine:?}");
     assert!(failures.is_empty(), "{} case(s) differ from bash:\n{}", failures.len(), failures.join("\n"));
 }
+
+/// One sandbox with the fixture imported, shared by the property tests' cases.
+struct Oracle {
+    sandbox: Sandbox,
+}
+
+impl Oracle {
+    fn new() -> Oracle {
+        let sandbox = Sandbox::new();
+        let tree = sandbox.path().join("fixture");
+        build_fixture(&tree);
+        let imported = sandbox.run(&["-c", &format!("import {} {WORKSPACE_DIR}", tree.display())]);
+        assert!(imported.status.success(), "import the fixture: {}", text(&imported.stderr));
+        Oracle { sandbox }
+    }
+
+    /// (bash, devshell) on one script.
+    fn both(&self, script: &str) -> ((String, Option<i32>), (String, Option<i32>)) {
+        let bash = bash(script, &self.sandbox.path().join("bash-tree"));
+        let ours = devshell(script, &self.sandbox.state(), &self.sandbox.path().join("case-state"));
+        (bash, ours)
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 48, ..Default::default() })]
+
+    /// Field splitting: any value, any common IFS, unquoted, quoted, inside a word, as `$@`
+    /// and `$*` — the fields bash makes.
+    #[test]
+    fn word_splitting_matches_bash(
+        value in "[ab :\t*x?]{0,10}",
+        ifs in proptest::sample::select(vec!["unset IFS", "IFS=' '", "IFS=:", "IFS=' :'", "IFS=", "IFS=' \t\n'"]),
+    ) {
+        let script = format!(
+            "{ifs}; v='{value}'\nprintf '<%s>' $v; echo\nprintf '<%s>' \"$v\"; echo\nprintf '<%s>' x${{v}}y; echo\n\
+             set -- $v; echo $#\nprintf '<%s>' \"$@\"; echo\nprintf '<%s>' \"$*\" $*; echo\n"
+        );
+        let (bash, ours) = ORACLE.with(|oracle| oracle.both(&script));
+        proptest::prop_assert_eq!(ours, bash, "script:\n{}", script);
+    }
+
+    /// Brace expansion: lists, nesting by juxtaposition, one-member braces left alone,
+    /// sequences with steps.
+    #[test]
+    fn brace_expansion_matches_bash(
+        prefix in "[a-c]{0,2}",
+        members in proptest::collection::vec("[a-c]{0,2}", 1..4),
+        suffix in "[a-c]{0,2}",
+        start in -3i32..12, end in -3i32..12, step in 1i32..4,
+    ) {
+        let script = format!("echo {prefix}{{{}}}{suffix}\necho x{{{start}..{end}..{step}}}y\n", members.join(","));
+        let (bash, ours) = ORACLE.with(|oracle| oracle.both(&script));
+        proptest::prop_assert_eq!(ours, bash, "script:\n{}", script);
+    }
+}
+
+thread_local! {
+    static ORACLE: Oracle = Oracle::new();
+}

@@ -63,6 +63,16 @@ fn completion_ctrl_c_history_and_ctrl_d() {
     repl.exp_string("$ ").unwrap();
     repl.send_line("history").unwrap();
     repl.exp_string("cd /proj; pwd").unwrap();
+    repl.exp_string("$ ").unwrap();
+
+    // Ctrl-R searches the history; Enter runs what it found.
+    repl.send_control('r').unwrap();
+    repl.send("cd /pr").unwrap();
+    repl.send_line("").unwrap();
+    repl.exp_string("/proj\r\n").unwrap();
+    repl.exp_string("$ ").unwrap();
+
+    // (Completion of variables, of paths after redirects and below globs: `repl::tests`.)
     repl.send_line("exit 5").unwrap();
     repl.exp_eof().unwrap();
 }

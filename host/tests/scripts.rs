@@ -41,3 +41,36 @@ fn script_suite() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Hostile scripts (from an attack review of the interpreter): each gets a clear error and a
+/// status, never a panic or a stack overflow, and what ran before it is saved.
+#[test]
+fn hostile_scripts_fail_cleanly_and_lose_nothing() {
+    let deep_groups = format!("{}echo;{}", "{ ".repeat(5000), " }".repeat(5000));
+    let cases: &[(&str, i32, &str)] = &[
+        ("f() { :; } <> x; f", 2, "`<>` redirects are not supported"),
+        ("f() { echo in; } 3>x; f", 2, "file descriptors above 2"),
+        ("echo ~999999999999999999999999", 1, "cannot be parsed"),
+        ("echo {1..99999999999999999999}", 0, ""),
+        ("f() { ( f ); }; f", 1, "maximum function nesting level exceeded"),
+        // The innermost call fails; each `$(…)` is a subshell, so the outer `echo` succeeds.
+        ("f() { echo $(f); }; f", 0, "maximum function nesting level exceeded"),
+        (&deep_groups, 2, "nested more than 1000 levels deep"),
+        ("printf '%.65536f|%2147483648s' 1 x", 1, "precision above"),
+        ("mkdir /d; { echo lost; rm -r /d; } > /d/f; echo \"status $?\"", 0, "No such file"),
+    ];
+    for (script, want_status, want_message) in cases {
+        let sandbox = common::Sandbox::new();
+        assert!(sandbox.run(&["-c", "echo kept > /before"]).status.success());
+        let output = sandbox.run(&["-c", script]);
+        let stderr = common::text(&output.stderr);
+        let shown: String = script.chars().take(60).collect();
+        assert_eq!(output.status.code(), Some(*want_status), "{shown}: stderr {stderr}");
+        assert!(stderr.contains(want_message), "{shown}: stderr {stderr}");
+        assert!(!stderr.contains("panicked") && !stderr.contains("overflow"), "{shown}: {stderr}");
+        let kept = sandbox.run(&["-c", "cat /before"]);
+        assert_eq!(common::text(&kept.stdout), "kept\n", "{shown}: the workspace was lost");
+    }
+    let flushed = common::Sandbox::new().run(&["-c", "mkdir /d; { echo lost; rm -r /d; } > /d/f; echo \"status $?\""]);
+    assert_eq!(common::text(&flushed.stdout), "status 1\n", "output that could not be written is a failure");
+}

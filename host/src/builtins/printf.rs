@@ -86,6 +86,11 @@ pub fn decode_escapes(text: &str, in_format: bool) -> (String, bool) {
     (out, false)
 }
 
+/// The widest field and the longest precision `printf` makes (beyond them a typo, not a
+/// request: `%999999999s` would be a gigabyte of blanks).
+const MAX_WIDTH: usize = 1 << 20;
+const MAX_PRECISION: usize = 4096;
+
 /// One `%…` directive.
 #[derive(Default)]
 struct Spec {
@@ -159,6 +164,10 @@ fn run_once(format: &[char], args: &[String], next: &mut usize, out: &mut Format
             i += 1;
             let mut ignored = false;
             spec.precision = Some(number_or_star(format, &mut i, || take(next), &mut ignored, out).unwrap_or(0));
+        }
+        if spec.width.is_some_and(|w| w > MAX_WIDTH) || spec.precision.is_some_and(|p| p > MAX_PRECISION) {
+            out.errors.push(format!("a field width above {MAX_WIDTH} or a precision above {MAX_PRECISION} is not supported"));
+            return true;
         }
         let Some(&conversion) = format.get(i) else {
             out.text.push('%');
@@ -390,5 +399,7 @@ mod tests {
         assert_eq!(run("%d\\n", &["'A"]), "65\n");
         let bad = format("%d", &["12abc".to_string()]);
         assert_eq!((bad.text.as_str(), bad.errors.len()), ("12", 1));
+        let huge = format("%.65536f|%2147483648s", &["1".to_string(), "x".to_string()]);
+        assert_eq!((huge.text.as_str(), huge.errors.len()), ("", 1), "no panic, no gigabyte");
     }
 }

@@ -70,7 +70,7 @@ fn evaluate_at(text: &str, vars: &mut dyn Variables, depth: usize) -> Result<i64
     if text.trim().is_empty() {
         return Ok(0);
     }
-    let expr = brush_parser::arithmetic::parse(text.trim())
+    let expr = super::syntax::without_panics(|| brush_parser::arithmetic::parse(text.trim()))?
         .map_err(|_| format!("{}: arithmetic syntax error", text.trim()))?;
     Evaluator { vars, depth }.eval(&expr)
 }

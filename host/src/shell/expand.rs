@@ -120,7 +120,7 @@ impl Shell {
     /// `:` (`PATH=~/bin:~/tools`).
     pub(super) fn expand_assignment(&mut self, raw: &str, io: &Io) -> Result<String, Flow> {
         let options = brush_parser::ParserOptions { tilde_expansion_after_colon: true, ..syntax::options() };
-        let pieces = word::parse(raw, &options).map_err(|e| self.expansion_error(io, format!("{raw}: {e}")))?;
+        let pieces = parse_word(raw, &options).map_err(|e| self.expansion_error(io, e))?;
         let mut expansion = Expansion::new();
         self.expand_pieces(&pieces, false, &mut expansion, io)?;
         Ok(expansion.joined())
@@ -163,7 +163,8 @@ impl Shell {
     /// quotes are ordinary characters.
     pub(super) fn expand_heredoc(&mut self, body: &str, io: &Io) -> Result<String, Flow> {
         let body = join_continued_lines(body);
-        let pieces = word::parse_heredoc(&body, &syntax::options())
+        let pieces = syntax::without_panics(|| word::parse_heredoc(&body, &syntax::options()))
+            .and_then(|parsed| parsed.map_err(|e| e.to_string()))
             .map_err(|e| self.expansion_error(io, format!("here-document: {e}")))?;
         let mut expansion = Expansion::new();
         self.expand_pieces(&pieces, true, &mut expansion, io)?;
@@ -183,7 +184,7 @@ impl Shell {
     }
 
     fn expand_raw(&mut self, raw: &str, io: &Io) -> Result<Expansion, Flow> {
-        let pieces = word::parse(raw, &syntax::options()).map_err(|e| self.expansion_error(io, format!("{raw}: {e}")))?;
+        let pieces = parse_word(raw, &syntax::options()).map_err(|e| self.expansion_error(io, e))?;
         let mut expansion = Expansion::new();
         self.expand_pieces(&pieces, false, &mut expansion, io)?;
         Ok(expansion)
@@ -321,9 +322,7 @@ impl Shell {
     fn required(&mut self, parameter: &Parameter, indirect: bool, io: &Io) -> Result<Value, Flow> {
         let value = self.parameter_value(parameter, indirect, io)?;
         if matches!(value, Value::Unset) && self.options.nounset {
-            let name = parameter.to_string();
-            let name = name.trim_start_matches('$').trim_start_matches('{').trim_end_matches('}');
-            return Err(self.expansion_error(io, format!("{name}: unbound variable")));
+            return Err(self.expansion_error(io, format!("{}: unbound variable", parameter_name(parameter))));
         }
         Ok(value)
     }
@@ -331,7 +330,7 @@ impl Shell {
     /// A `${…}` word (default values, alternatives) expanded in the surrounding quoting.
     fn expand_nested(&mut self, raw: Option<&str>, quoted: bool, io: &Io) -> Result<Value, Flow> {
         let raw = raw.unwrap_or("");
-        let pieces = word::parse(raw, &syntax::options()).map_err(|e| self.expansion_error(io, format!("{raw}: {e}")))?;
+        let pieces = parse_word(raw, &syntax::options()).map_err(|e| self.expansion_error(io, e))?;
         let mut expansion = Expansion::new();
         self.expand_pieces(&pieces, quoted, &mut expansion, io)?;
         Ok(Value::One(expansion.joined()))
@@ -370,8 +369,7 @@ impl Shell {
                     None if matches!(test_type, ParameterTestType::UnsetOrNull) => "parameter null or not set".into(),
                     None => "parameter not set".into(),
                 };
-                let name = parameter.to_string();
-                return Err(self.expansion_error(io, format!("{}: {message}", name.trim_start_matches('$'))));
+                return Err(self.expansion_error(io, format!("{}: {message}", parameter_name(parameter))));
             }
             ParameterExpr::UseAlternativeValue { parameter, indirect, test_type, alternative_value } => {
                 let value = self.parameter_value(parameter, *indirect, io)?;
@@ -470,8 +468,8 @@ impl Shell {
             shell.substitution_depth += 1;
             let status = shell.run_program(&program, &inner);
             shell.substitution_depth -= 1;
-            status.unwrap_or_else(|flow| flow.status(shell.last_status))
-        });
+            status
+        })?;
         self.last_status = status;
         self.substitution_status = Some(status);
         let bytes = std::mem::take(&mut capture.borrow_mut().buffer).into_vec().unwrap_or_default();
@@ -580,6 +578,11 @@ impl arith::Variables for Shell {
     }
 }
 
+/// A parameter as messages name it: `HOME`, `1`, `@`.
+fn parameter_name(parameter: &Parameter) -> String {
+    parameter.to_string().trim_start_matches('$').trim_start_matches('{').trim_end_matches('}').to_string()
+}
+
 fn is_all_positional(piece: &WordPiece) -> bool {
     matches!(
         piece,
@@ -597,6 +600,9 @@ fn place(value: Value, quoted: bool, out: &mut Expansion, join: String) {
         Value::Unset => {}
         Value::One(s) => out.push(&s, quoted, !quoted),
         Value::Many(items, true) if quoted => out.push(&items.join(&join), true, false),
+        // Unquoted `$*` and `$@` are joined with IFS's first character and split again, so an
+        // empty argument survives a non-blank IFS, as in bash.
+        Value::Many(items, _) if !quoted && !join.is_empty() => out.push(&items.join(&join), false, true),
         Value::Many(items, _) => {
             for (index, item) in items.iter().enumerate() {
                 if index > 0 {
@@ -682,8 +688,8 @@ fn brace_expand(raw: &str) -> Vec<String> {
     if !raw.contains('{') {
         return vec![raw.to_string()];
     }
-    match word::parse_brace_expansions(raw, &syntax::options()) {
-        Ok(Some(pieces)) => {
+    match syntax::without_panics(|| word::parse_brace_expansions(raw, &syntax::options())) {
+        Ok(Ok(Some(pieces))) => {
             let words = expand_brace_list(&pieces, padded_width(raw));
             if words.is_empty() {
                 vec![raw.to_string()]
@@ -692,6 +698,15 @@ fn brace_expand(raw: &str) -> Vec<String> {
             }
         }
         _ => vec![raw.to_string()],
+    }
+}
+
+/// A word's pieces, or what is wrong with it.
+fn parse_word(raw: &str, options: &brush_parser::ParserOptions) -> Result<Vec<WordPieceWithSource>, String> {
+    match syntax::without_panics(|| word::parse(raw, options)) {
+        Ok(Ok(pieces)) => Ok(pieces),
+        Ok(Err(e)) => Err(format!("{raw}: {e}")),
+        Err(e) => Err(format!("{raw}: {e}")),
     }
 }
 
@@ -742,8 +757,8 @@ fn expand_brace_list(pieces: &[BraceExpressionOrText], width: usize) -> Vec<Stri
 }
 
 fn sequence(start: i64, end: i64, increment: i64) -> impl Iterator<Item = i64> {
-    let step = increment.unsigned_abs().max(1) as i64;
-    let count = ((end - start).unsigned_abs() / step as u64 + 1).min(MAX_BRACE_WORDS as u64 + 1);
+    let step = i128::from(increment.unsigned_abs().max(1));
+    let count = ((i128::from(end) - i128::from(start)).abs() / step + 1).min(MAX_BRACE_WORDS as i128 + 1);
     let direction = if end >= start { step } else { -step };
-    (0..count as i64).map(move |i| start + i * direction)
+    (0..count).map(move |i| (i128::from(start) + i * direction) as i64)
 }

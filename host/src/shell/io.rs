@@ -154,12 +154,28 @@ impl Io {
         }
     }
 
+    /// Read the rest of stdin a chunk at a time into `sink`, so a gigabyte through a pipe is
+    /// never whole in memory.
+    fn drain_stdin(&mut self, mut sink: impl FnMut(&[u8])) {
+        let Some(input) = self.stdin.clone() else { return };
+        let mut chunk = vec![0; 1 << 16];
+        loop {
+            let read = input.borrow_mut().reader.read(&mut chunk);
+            match read {
+                Ok(0) => return,
+                Ok(n) => sink(&chunk[..n]),
+                Err(e) => {
+                    self.err(format!("devshell: cannot read stdin back: {e}\n"));
+                    return;
+                }
+            }
+        }
+    }
+
     /// Copy stdin (all of it, then end of file) to stdout, as `cat` does.
     pub fn stdin_to_out(&mut self) {
-        if self.stdin.is_some() {
-            let bytes = self.take_stdin();
-            self.out(bytes);
-        }
+        let out = self.out.clone();
+        self.drain_stdin(|chunk| Self::write_to(&out, chunk));
     }
 
     /// Where a tool's streams go, for the plugin runtime to wire its processes to (the rest of
@@ -175,7 +191,19 @@ impl Io {
         // A terminal target of the other kind (`1>&2` onto the real stderr) is still the
         // terminal; only a shared capture must become one stream.
         let stderr_to_stdout = Rc::ptr_eq(&self.out, &self.err) && stdout == Sink::Capture;
-        let stdin = if self.stdin.is_some() { Some(Spill::from_vec(self.take_stdin())) } else { None };
+        let stdin = self.stdin.is_some().then(|| {
+            let mut spill = Spill::new();
+            let mut failed = None;
+            self.drain_stdin(|chunk| {
+                if let Err(e) = spill.append(chunk) {
+                    failed.get_or_insert(e);
+                }
+            });
+            if let Some(e) = failed {
+                eprintln!("devshell: cannot hold the tool's stdin: {e}");
+            }
+            spill
+        });
         ToolStdio { stdin, stdout, stderr, stderr_to_stdout }
     }
 

@@ -30,7 +30,7 @@ use crate::vfs::{self, Vfs};
 /// Nesting limit for `source`, so a file that sources itself fails instead of overflowing.
 const MAX_SOURCE_DEPTH: usize = 32;
 /// Nesting limit for function calls (and so for recursion), well inside the thread's stack.
-const MAX_CALL_DEPTH: usize = 200;
+const MAX_CALL_DEPTH: usize = 1000;
 /// The one host-like path redirects understand without a workspace file.
 const DEV_NULL: &str = "/dev/null";
 
@@ -85,6 +85,9 @@ pub enum Flow {
     /// An expansion failed (`${v:?}`, `set -u`, a bad `$((…))`): the unit stops, as a
     /// non-interactive bash exits; the REPL only abandons the line.
     Abort(i32),
+    /// Ctrl-C: leaves every loop, subshell and function up to the unit, which stops (the REPL
+    /// returns to its prompt).
+    Interrupted,
 }
 
 impl Flow {
@@ -92,6 +95,7 @@ impl Flow {
     pub fn status(self, last: i32) -> i32 {
         match self {
             Flow::Return(n) | Flow::Exit(n) | Flow::Abort(n) => n,
+            Flow::Interrupted => 130,
             Flow::Break(_) | Flow::Continue(_) => last,
         }
     }
@@ -191,6 +195,9 @@ pub struct Shell {
     rematch: Vec<String>,
     /// The status of the last command substitution, for a command of assignments only.
     substitution_status: Option<i32>,
+    /// How many function calls deep this runs, subshells included (recursion through `( f )`
+    /// or `$(f)` counts too).
+    call_depth: usize,
     /// How many loops deep this runs (a `break 5` in two loops leaves both).
     loop_depth: usize,
     /// How many command substitutions deep this runs (`set -x` marks each level with a `+`).
@@ -210,7 +217,9 @@ pub struct Shell {
 
 impl Shell {
     pub fn new(vfs: Vfs, backend: Box<dyn ToolBackend>) -> Shell {
-        let vars: BTreeMap<String, String> = std::env::vars().collect();
+        let vars: BTreeMap<String, String> = std::env::vars_os()
+            .map(|(k, v)| (k.to_string_lossy().into_owned(), v.to_string_lossy().into_owned()))
+            .collect();
         let exported = vars.keys().cloned().collect();
         Shell {
             vfs,
@@ -225,6 +234,7 @@ impl Shell {
             substitution_status: None,
             substitution_depth: 0,
             loop_depth: 0,
+            call_depth: 0,
             last_status: 0,
             options: Options::default(),
             interactive: false,
@@ -317,6 +327,16 @@ impl Shell {
             }
         };
         match status {
+            Err(Flow::Interrupted) => {
+                crate::INTERRUPTED.store(false, Ordering::SeqCst);
+                eprintln!("devshell: interrupted");
+                self.last_status = 130;
+                if self.interactive {
+                    Ok(130)
+                } else {
+                    Err(Flow::Exit(130))
+                }
+            }
             Err(Flow::Abort(code)) if self.interactive => {
                 self.last_status = code;
                 Ok(code)
@@ -340,10 +360,8 @@ impl Shell {
     fn run_list(&mut self, list: &CompoundList, io: &Io) -> Status {
         let mut status = 0;
         for item in &list.0 {
-            if crate::INTERRUPTED.swap(false, Ordering::SeqCst) {
-                eprintln!("devshell: interrupted");
-                self.last_status = 130;
-                return Err(Flow::Exit(130));
+            if crate::INTERRUPTED.load(Ordering::SeqCst) {
+                return Err(Flow::Interrupted);
             }
             status = self.run_and_or(&item.0, io)?;
         }
@@ -400,10 +418,7 @@ impl Shell {
             if let Some(capture) = &capture {
                 stage.out = capture.clone();
             }
-            status = self.subshell(|shell| {
-                let status = shell.run_command(command, &stage);
-                status.unwrap_or_else(|flow| flow.status(shell.last_status))
-            });
+            status = self.subshell(|shell| shell.run_command(command, &stage))?;
             if status != 0 {
                 failed = status;
             }
@@ -424,8 +439,9 @@ impl Shell {
     }
 
     /// Run `body` in a copy of the shell's variables, functions, options and directory; the
-    /// workspace is shared, as the filesystem is in bash. Any flow out of it ends it.
-    fn subshell(&mut self, body: impl FnOnce(&mut Shell) -> i32) -> i32 {
+    /// workspace is shared, as the filesystem is in bash. Any flow out of it ends it, but
+    /// Ctrl-C, which goes on up.
+    fn subshell(&mut self, body: impl FnOnce(&mut Shell) -> Status) -> Status {
         let saved = Saved {
             vars: self.vars.clone(),
             exported: self.exported.clone(),
@@ -443,7 +459,11 @@ impl Shell {
         self.options = saved.options;
         self.functions = saved.functions;
         self.locals = saved.locals;
-        status
+        match status {
+            Err(Flow::Interrupted) => Err(Flow::Interrupted),
+            Err(flow) => Ok(flow.status(self.last_status)),
+            Ok(status) => Ok(status),
+        }
     }
 
     fn run_command(&mut self, command: &Command, io: &Io) -> Status {
@@ -471,11 +491,7 @@ impl Shell {
         match compound {
             CompoundCommand::BraceGroup(group) => self.run_list(&group.list, io),
             CompoundCommand::Subshell(sub) => {
-                let status = self.subshell(|shell| {
-                    let status = shell.run_list(&sub.list, io);
-                    status.unwrap_or_else(|flow| flow.status(shell.last_status))
-                });
-                Ok(status)
+                self.subshell(|shell| shell.run_list(&sub.list, io))
             }
             CompoundCommand::Arithmetic(arithmetic) => {
                 self.trace(io, || format!("(( {} ))", arithmetic.expr.value));
@@ -705,8 +721,11 @@ impl Shell {
             }
         }
         let status = body(self, &inner);
-        self.flush_files(files);
-        status
+        // Output that could not be written is a failure, whatever the command said.
+        match (self.flush_files(files), status) {
+            (false, Ok(0)) => Ok(1),
+            (_, status) => status,
+        }
     }
 
     fn apply_redirect(
@@ -805,8 +824,10 @@ impl Shell {
         Ok(())
     }
 
-    /// Write what redirected outputs collected into their workspace files.
-    fn flush_files(&mut self, files: Vec<io::Output>) {
+    /// Write what redirected outputs collected into their workspace files; false when one
+    /// could not be written.
+    fn flush_files(&mut self, files: Vec<io::Output>) -> bool {
+        let mut written = true;
         for target in files {
             let mut target = target.borrow_mut();
             if let TargetKind::File { path, .. } = &target.kind {
@@ -814,9 +835,11 @@ impl Shell {
                 let data = std::mem::take(&mut target.buffer);
                 if let Err(e) = self.vfs.append_spill(&path, data) {
                     eprintln!("devshell: {e}");
+                    written = false;
                 }
             }
         }
+        written
     }
 
     /// Run one command (a function, a builtin, a text tool, a routed tool or a workspace
@@ -868,15 +891,17 @@ impl Shell {
 
     /// Call a function: its arguments become `$1…`, its `local`s end with it.
     fn call(&mut self, function: &FunctionDefinition, args: &[String], io: &mut Io) -> Status {
-        if self.locals.len() >= MAX_CALL_DEPTH {
+        if self.call_depth >= MAX_CALL_DEPTH {
             io.error(&function.fname.value, format!("maximum function nesting level exceeded ({MAX_CALL_DEPTH})"));
             return Err(Flow::Abort(1));
         }
         let saved = std::mem::replace(&mut self.positional, args.to_vec());
         self.locals.push(HashMap::new());
+        self.call_depth += 1;
         let body = &function.body;
         let redirects: Vec<&IoRedirect> = body.1.iter().flat_map(|r| &r.0).collect();
         let status = self.with_redirects(&redirects, io, |shell, io| shell.run_compound(&body.0, io));
+        self.call_depth -= 1;
         for (name, old) in self.locals.pop().unwrap_or_default() {
             match old {
                 Some(value) => self.set_var(&name, value),

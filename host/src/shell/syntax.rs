@@ -36,19 +36,67 @@ pub fn is_name(s: &str) -> bool {
 /// Parse a whole unit (a script file, a `-c` string, one REPL entry) and check that devshell
 /// runs every construct in it.
 pub fn parse(source: &str) -> Result<Program, SyntaxError> {
+    check_nesting(source)?;
     let mut parser = brush_parser::Parser::new(std::io::Cursor::new(source.as_bytes()), &options());
-    let program = parser.parse_program().map_err(|error| describe(source, &error))?;
+    let program = without_panics(|| parser.parse_program())
+        .map_err(|message| SyntaxError { line: 1, message })?
+        .map_err(|error| describe(source, &error))?;
     check(&program)?;
     Ok(program)
 }
 
+/// Run one of `brush-parser`'s word-level parsers, which panic on some inputs (a number too
+/// long for its integer type, as in `~99999999999999999999`): the panic becomes an error.
+pub fn without_panics<T>(parse: impl FnOnce() -> T) -> Result<T, String> {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(parse));
+    std::panic::set_hook(previous);
+    outcome.map_err(|panic| {
+        let message = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
+        format!("cannot be parsed ({})", message.unwrap_or_else(|| "the parser failed".into()))
+    })
+}
+
+/// How deeply brackets may nest in one unit: far beyond what people write, well inside the
+/// parser's and the interpreter's stack.
+const MAX_NESTING: usize = 1000;
+
+/// Refuse absurd nesting before the (recursive) parser sees it. Counts every bracket, quoted
+/// or not: a guard, not a grammar.
+fn check_nesting(source: &str) -> Result<(), SyntaxError> {
+    let mut depth = 0usize;
+    let mut line = 1;
+    for c in source.chars() {
+        match c {
+            '(' | '{' | '[' => depth += 1,
+            ')' | '}' | ']' => depth = depth.saturating_sub(1),
+            '\n' => line += 1,
+            _ => {}
+        }
+        if depth > MAX_NESTING {
+            return Err(SyntaxError { line, message: format!("nested more than {MAX_NESTING} levels deep") });
+        }
+    }
+    let words = source.split_whitespace().filter(|w| matches!(*w, "if" | "while" | "until" | "for" | "case")).count();
+    if words > 20 * MAX_NESTING {
+        return Err(SyntaxError { line: 1, message: format!("more than {} compound commands in one unit", 20 * MAX_NESTING) });
+    }
+    Ok(())
+}
+
 /// True when `source` fails only because a construct is still open (the REPL then reads on).
 pub fn is_incomplete(source: &str) -> bool {
-    if source.trim_end().ends_with('\\') {
+    let trailing_backslashes = source.trim_end().chars().rev().take_while(|&c| c == '\\').count();
+    if trailing_backslashes % 2 == 1 {
         return true;
     }
+    if check_nesting(source).is_err() {
+        return false;
+    }
     let mut parser = brush_parser::Parser::new(std::io::Cursor::new(source.as_bytes()), &options());
-    match parser.parse_program() {
+    let Ok(parsed) = without_panics(|| parser.parse_program()) else { return false };
+    match parsed {
         Ok(_) => false,
         Err(ParseError::Tokenizing { inner, .. }) => matches!(
             inner,
@@ -101,7 +149,8 @@ fn describe(source: &str, error: &ParseError) -> SyntaxError {
 /// stray one is an error, not an incomplete unit. Counts words in command position only roughly,
 /// which is all an error message and the REPL's "read on?" need.
 fn unmatched_closer(source: &str) -> Option<(usize, String)> {
-    const PAIRS: &[(&str, &str)] = &[("if", "fi"), ("do", "done"), ("case", "esac"), ("{", "}"), ("(", ")")];
+    // Not `(`/`)`: a `case` pattern ends with a bare `)`.
+    const PAIRS: &[(&str, &str)] = &[("if", "fi"), ("do", "done"), ("case", "esac"), ("{", "}")];
     let tokens = brush_parser::tokenize_str_with_options(source, &options().tokenizer_options()).ok()?;
     let mut open: Vec<&str> = Vec::new();
     for token in &tokens {
@@ -168,7 +217,10 @@ fn check_command(command: &Command) -> Result<(), SyntaxError> {
             redirects.iter().flat_map(|r| &r.0).try_for_each(|r| check_redirect(r, line))?;
             check_compound(compound, line)
         }
-        Command::Function(function) => check_compound(&function.body.0, line),
+        Command::Function(function) => {
+            function.body.1.iter().flat_map(|r| &r.0).try_for_each(|r| check_redirect(r, line))?;
+            check_compound(&function.body.0, line)
+        }
         Command::ExtendedTest(_, redirects) => redirects.iter().flat_map(|r| &r.0).try_for_each(|r| check_redirect(r, line)),
     }
 }
@@ -241,6 +293,14 @@ mod tests {
     }
 
     #[test]
+    fn absurd_nesting_is_refused_before_parsing() {
+        let deep = format!("{}echo;{}", "{ ".repeat(5000), " }".repeat(5000));
+        assert!(parse(&deep).unwrap_err().message.contains("nested more than"));
+        let fine = format!("{}echo;{}", "{ ".repeat(50), " }".repeat(50));
+        assert!(parse(&fine).is_ok());
+    }
+
+    #[test]
     fn unsupported_constructs_are_named_before_anything_runs() {
         for (source, named) in [
             ("echo a &", "background jobs"),
@@ -248,6 +308,8 @@ mod tests {
             ("cat <(echo a)", "process substitutions"),
             ("coproc cat", "coprocesses"),
             ("echo a 3>x", "file descriptors above 2"),
+            ("f() { :; } <> x", "`<>` redirects"),
+            ("f() { echo in; } 3>x", "file descriptors above 2"),
             ("if true; then\n  sleep 1 &\nfi", "background jobs"),
         ] {
             let e = parse(source).unwrap_err();
@@ -260,7 +322,8 @@ mod tests {
         for open in ["if true; then", "echo \"abc", "for x in a; do", "f() {", "cat <<EOF", "echo $(", "a &&", "echo \\"] {
             assert!(is_incomplete(open), "{open}");
         }
-        for done in ["echo fine", "fi", "echo a; done", "echo )", "}"] {
+        assert!(is_incomplete("case a in\na) echo hi;;"), "a case pattern's `)` closes nothing");
+        for done in ["echo fine", "fi", "echo a; done", "echo )", "}", "echo a\\\\"] {
             assert!(!is_incomplete(done), "{done}");
         }
     }
