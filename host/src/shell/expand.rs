@@ -63,6 +63,19 @@ fn text_of(chars: &[Ch]) -> String {
     chars.iter().filter(|ch| ch.c != '\0' || !ch.quoted).map(|ch| ch.c).collect()
 }
 
+/// Expanded characters as a pattern: quoted ones (and backslashes) literal, the rest wildcards.
+fn pattern_of(chars: &[Ch]) -> String {
+    let mut out = String::new();
+    for ch in chars.iter().filter(|ch| ch.c != '\0' || !ch.quoted) {
+        if ch.quoted || ch.c == '\\' {
+            out.push_str(&pattern::escape(&ch.c.to_string()));
+        } else {
+            out.push(ch.c);
+        }
+    }
+    out
+}
+
 /// A parameter's value before it is placed into fields.
 enum Value {
     Unset,
@@ -148,13 +161,7 @@ impl Shell {
             if index > 0 {
                 out.push(' ');
             }
-            for ch in field.iter().filter(|ch| ch.c != '\0' || !ch.quoted) {
-                if ch.quoted || ch.c == '\\' {
-                    out.push_str(&pattern::escape(&ch.c.to_string()));
-                } else {
-                    out.push(ch.c);
-                }
-            }
+            out.push_str(&pattern_of(field));
         }
         Ok(out)
     }
@@ -523,15 +530,7 @@ impl Shell {
     fn glob_field(&self, field: &[Ch], out: &mut Vec<String>) {
         let text = text_of(field);
         if !self.options.noglob && field.iter().any(|ch| !ch.quoted && matches!(ch.c, '*' | '?' | '[')) {
-            let mut glob = String::new();
-            for ch in field.iter().filter(|ch| ch.c != '\0' || !ch.quoted) {
-                if ch.quoted || ch.c == '\\' {
-                    glob.push_str(&pattern::escape(&ch.c.to_string()));
-                } else {
-                    glob.push(ch.c);
-                }
-            }
-            let matches = pattern::glob(&self.vfs, &self.cwd, &glob);
+            let matches = pattern::glob(&self.vfs, &self.cwd, &pattern_of(field));
             if !matches.is_empty() {
                 out.extend(matches);
                 return;
