@@ -99,6 +99,13 @@ impl Lab {
         assert_eq!(std::fs::read_dir(&self.canary).unwrap().count(), 1, "{shown}");
     }
 
+    /// The staging dir the hostile plugin works in (after a first run made it).
+    fn staging_tree(&self) -> String {
+        let sessions = self.sandbox.path().join("cache/staging");
+        let session = std::fs::read_dir(&sessions).unwrap().next().expect("a staging dir").unwrap().path();
+        session.join("tree").canonicalize().unwrap().display().to_string()
+    }
+
     fn path(&self, name: &str) -> String {
         self.sandbox.path().join(name).display().to_string()
     }
@@ -208,6 +215,76 @@ fn a_read_only_dir_can_be_read_but_not_changed_by_the_plugin_or_its_tools() {
     }
     assert_eq!(std::fs::read(shelf.join("book")).unwrap(), b"read me");
     assert_eq!(std::fs::read_dir(&shelf).unwrap().count(), 1);
+}
+
+/// A WASI file access outside the grant fails for the plugin and is reported on the host as a
+/// denial naming the path, and the grant that would allow it only when granting it is safe
+/// (issue 13): outside every granted directory, out of the staging dir through `..` or a
+/// symlink, a write below a read-only dir, a granted path spelled the long way round.
+#[test]
+fn a_wasi_file_access_outside_the_grant_is_refused_and_reported_as_a_denial() {
+    let lab = Lab::new();
+    let canary = lab.canary.display().to_string();
+    let shelf = lab.sandbox.path().join("shelf").canonicalize().unwrap().display().to_string();
+    let home = lab.sandbox.home().canonicalize().unwrap().display().to_string();
+    // From the staging dir, enough `..` to reach `/`, then down to the canary.
+    let climb = format!("{}{}", "../".repeat(40), canary.trim_start_matches('/'));
+    lab.run(&[&format!("symlink:out={climb}")]);
+    let staging = lab.staging_tree();
+    // The same path, spelled so that it is not seen as below the staging dir.
+    let roundabout = format!("/{}/./{}", "..", staging.trim_start_matches('/'));
+    let denied = "devshell: denied: plugin `hostile` may not";
+    let outside = "outside its granted directories";
+    let no_suggestion = "no grant is suggested for it";
+    let cases = [
+        (
+            format!("read:{canary}/kept"),
+            format!("{denied} read \"{canary}/kept\": {outside}; to allow it, run `devshell plugin grant evil --read-dir {canary}`"),
+        ),
+        (
+            format!("read:{climb}/kept"),
+            format!("{denied} read \"{canary}/kept\": {outside}; to allow it, run `devshell plugin grant evil --read-dir {canary}`"),
+        ),
+        // Its directory holds the home: granting it would be refused, so it is not suggested.
+        (format!("write:{canary}/planted=x"), format!("{denied} write \"{canary}\": {outside}; {no_suggestion}")),
+        (format!("read:{home}/.ssh/id_ed25519"), format!("{denied} read \"{home}/.ssh/id_ed25519\": {outside}; {no_suggestion}")),
+        (
+            format!("write:{shelf}/book=changed"),
+            format!(
+                "{denied} write \"{shelf}/book\": \"{shelf}\" is granted for reading only (revoke its --read-dir grant \
+                 first); to allow it, run `devshell plugin grant evil --dir {shelf}`"
+            ),
+        ),
+        ("read:out/kept".into(), format!("{denied} read \"{staging}/out/kept\": a symbolic link on the way leads {outside}")),
+        (
+            format!("read:{roundabout}/out/kept"),
+            format!("{denied} read \"{roundabout}/out/kept\": it names a place in the granted \"{staging}\" by way of"),
+        ),
+        (
+            format!("symlink:abs={canary}"),
+            format!("{denied} make \"{staging}/abs\" a symbolic link to \"{canary}\": links within its granted directories must be relative"),
+        ),
+    ];
+    for (op, denial) in &cases {
+        let output = lab.run(&[op]);
+        assert_eq!(output.status.code(), Some(1), "{op}: {}", show(&output));
+        let stderr = text(&output.stderr);
+        assert!(stderr.lines().any(|l| l.starts_with(denial.as_str())), "{op}: no `{denial}` in\n{}", show(&output));
+        assert!(!text(&output.stdout).contains("canary bytes"), "{op}: {}", show(&output));
+    }
+    assert_eq!(std::fs::read(lab.sandbox.path().join("shelf/book")).unwrap(), b"read me");
+}
+
+/// A plugin making endless different denials gets 100 of them printed, then one line.
+#[test]
+fn denials_are_printed_once_each_and_at_most_a_hundred() {
+    let lab = Lab::new();
+    let canary = lab.canary.display().to_string();
+    let output = lab.run(&[&format!("read-each:{canary}/x=250"), &format!("read-each:{canary}/x=250")]);
+    assert!(output.status.success(), "{}", show(&output));
+    let stderr = text(&output.stderr);
+    assert_eq!(stderr.lines().filter(|l| l.starts_with("devshell: denied:")).count(), 100, "{}", show(&output));
+    assert_eq!(stderr.matches("further denials are not shown").count(), 1, "{}", show(&output));
 }
 
 #[test]

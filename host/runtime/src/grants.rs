@@ -87,6 +87,33 @@ pub enum GrantError {
     NotFound(String),
 }
 
+/// What a plugin's WASI file access wanted.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FsAccess {
+    Read,
+    /// Open a directory to list it.
+    ReadDir,
+    Write,
+}
+
+/// Why a plugin's WASI file access was refused (paths as the plugin sees them).
+#[derive(Debug, Clone, PartialEq)]
+pub enum FsRefusal {
+    /// The path is outside every granted directory.
+    Outside { path: String },
+    /// The path names a place in the granted `dir`, but through `.`/`..` from elsewhere (WASI
+    /// resolves a path by its spelling against the granted directories).
+    Roundabout { path: String, dir: String },
+    /// An absolute path given to a directory descriptor, which resolves only relative ones.
+    Absolute { path: String },
+    /// A write below a directory granted only for reading (`dir`, when known).
+    ReadOnly { path: String, dir: Option<String> },
+    /// Inside a granted directory by name, but a symbolic link on the way leads out of it.
+    LinkOutside { path: String },
+    /// A symbolic link to an absolute path, which would lead out of the granted directories.
+    AbsoluteLink { path: String, target: String },
+}
+
 impl Grant {
     /// Grant a program by name or path, resolving it the same way a spawn is checked.
     pub fn allow_program(&mut self, program: &str, args: Option<Vec<String>>) -> Result<(), GrantError> {
@@ -98,15 +125,24 @@ impl Grant {
 
     /// Grant a host directory, seen by the plugin at `guest`, to read (and to write if
     /// `writable`).
-    /// Refused: a relative path; a directory holding the user's home or cargo's or rustup's
-    /// (credentials live there); a read-only directory inside a writable one (it could be
-    /// written through the parent).
+    /// Refused: a relative path; one not named as it is (through a symbolic link or `..`); a
+    /// directory holding the user's home or cargo's or rustup's (credentials live there); a
+    /// read-only directory inside a writable one (it could be written through the parent).
     pub fn allow_dir(&mut self, host: &Path, guest: &str, writable: bool) -> Result<(), GrantError> {
         let denied = |why: String| Err(GrantError::Denied(format!("granted directory {}: {why}", host.display())));
         if !host.is_absolute() {
             return denied("not an absolute path; grant directories by absolute path (or \"staging\")".into());
         }
+        let given = host;
         let host = canonical(host)?;
+        if host != given {
+            // The grant is resolved at every start: a symbolic link on the way (one the plugin
+            // can write, say) could point it elsewhere next time.
+            return denied(format!("it is reached through a symbolic link or `..`; grant {} itself", host.display()));
+        }
+        let Some(guest) = normalize_absolute(guest) else {
+            return denied(format!("it is seen at {guest:?}, which is not an absolute path"));
+        };
         if let Some(secret) = secret_homes().into_iter().find(|home| home.starts_with(&host)) {
             return denied(format!(
                 "it holds {}, where credentials live; grant a directory inside it instead",
@@ -123,7 +159,7 @@ impl Grant {
                 ));
             }
         }
-        self.dirs.push(DirGrant { host, guest: guest.to_string(), writable });
+        self.dirs.push(DirGrant { host, guest, writable });
         Ok(())
     }
 
@@ -149,23 +185,106 @@ impl CapabilityGranter {
     fn how_to_allow(&self, field: &str, value: &str) -> String {
         let flag = match field {
             "programs" => "program",
+            "dirs" => "dir",
+            "read_dirs" => "read-dir",
             other => other,
         };
         let quoted = shell_quoted(value);
+        // As TOML writes it: the plugin chose the value, quotes and backslashes included.
+        let toml_value = toml::Value::String(value.to_string()).to_string();
         match (&self.grant.entry, self.plugin.as_str()) {
             // Run straight from a file (`--backend ./x.wasm`): grants belong to installed plugins.
             (Some(file), plugin) if file.ends_with(".wasm") || file.contains('/') => format!(
                 "to allow it, install it (`devshell plugin install {file}`), then run `devshell plugin grant {plugin} --{flag} {quoted}`"
             ),
             (Some(key), _) => format!(
-                "to allow it, run `devshell plugin grant {key} --{flag} {quoted}` (or add \"{value}\" to {field} in the grant of [plugins.{key}] in the config file)"
+                "to allow it, run `devshell plugin grant {key} --{flag} {quoted}` (or add {toml_value} to {field} in the grant of [plugins.{key}] in the config file)"
             ),
             // The built-in host-sandbox is granted by settings of its own.
+            (None, "host-sandbox") if field.ends_with("dirs") => {
+                "the built-in host-sandbox is granted the workspace's staging dir only".into()
+            }
             (None, "host-sandbox") => format!(
-                "to allow it, add \"{value}\" to the config file's routed_tools (programs) or set network = true"
+                "to allow it, add {toml_value} to the config file's routed_tools (programs) or set network = true"
             ),
             (None, plugin) => format!("to allow it, run `devshell plugin grant {plugin} --{flag} {quoted}`"),
         }
+    }
+
+    /// The denial for a WASI file access the preopens refused: the path, why, and the directory
+    /// to grant when granting it is safe and would allow the access.
+    pub fn fs_denial(&self, access: FsAccess, refusal: &FsRefusal) -> String {
+        let (verb, writable) = match access {
+            FsAccess::Read | FsAccess::ReadDir => ("read", false),
+            FsAccess::Write => ("write", true),
+        };
+        let plugin = &self.plugin;
+        match refusal {
+            FsRefusal::Outside { path } => {
+                // A file is allowed through its directory.
+                let dir = match access {
+                    FsAccess::ReadDir => Some(path.as_str()),
+                    _ => Path::new(path).parent().and_then(Path::to_str),
+                };
+                let field = if writable { "dirs" } else { "read_dirs" };
+                let advice = match dir.filter(|dir| self.safe_to_suggest(dir, writable)) {
+                    Some(dir) => self.how_to_allow(field, dir),
+                    None => "no grant is suggested for it".into(),
+                };
+                format!("plugin `{plugin}` may not {verb} {}: outside its granted directories; {advice}", shown(path))
+            }
+            FsRefusal::Roundabout { path, dir } => format!(
+                "plugin `{plugin}` may not {verb} {}: it names a place in the granted {} by way of `.` or `..` \
+                 from outside it; spell the path without them",
+                shown(path),
+                shown(dir)
+            ),
+            FsRefusal::Absolute { path } => format!(
+                "plugin `{plugin}` may not {verb} {}: an absolute path given to an open directory (only paths \
+                 relative to it are resolved)",
+                shown(path)
+            ),
+            FsRefusal::ReadOnly { path, dir: None } => {
+                format!("plugin `{plugin}` may not write {}: its directory is granted for reading only", shown(path))
+            }
+            FsRefusal::ReadOnly { path, dir: Some(dir) } => format!(
+                "plugin `{plugin}` may not write {}: {} is granted for reading only (revoke its --read-dir grant \
+                 first); {}",
+                shown(path),
+                shown(dir),
+                self.how_to_allow("dirs", dir)
+            ),
+            FsRefusal::AbsoluteLink { path, target } => format!(
+                "plugin `{plugin}` may not make {} a symbolic link to {}: links within its granted directories \
+                 must be relative",
+                shown(path),
+                shown(target)
+            ),
+            FsRefusal::LinkOutside { path } => format!(
+                "plugin `{plugin}` may not {verb} {}: a symbolic link on the way leads outside its granted \
+                 directories (links are followed only within a granted directory)",
+                shown(path)
+            ),
+        }
+    }
+
+    /// Whether a denial may tell the user to grant `dir`: only a real directory, named as it
+    /// is (no symbolic link the plugin could repoint), visible in full on a terminal, not in a
+    /// hidden directory of the home (`~/.ssh`, `~/.config`: credentials and devshell's own
+    /// config), not inside what the plugin can write, and one the grant itself would accept.
+    fn safe_to_suggest(&self, dir: &str, writable: bool) -> bool {
+        let path = Path::new(dir);
+        let visible = dir.chars().all(|c| !c.is_control() && !crate::escape::is_format_char(c));
+        let home = std::env::var_os("HOME").and_then(|home| PathBuf::from(home).canonicalize().ok());
+        let in_home = home.and_then(|home| Some(path.strip_prefix(home).ok()?.to_str()?.to_string()));
+        let hidden = in_home.is_some_and(|rest| rest.starts_with('.'));
+        let named_as_is = path.canonicalize().is_ok_and(|real| real == path);
+        let in_writable = self.grant.dirs_where(true).any(|granted| path.starts_with(granted));
+        visible
+            && !hidden
+            && named_as_is
+            && !in_writable
+            && self.grant.clone().allow_dir(path, dir, writable).is_ok()
     }
 
     pub fn grant(&self) -> &Grant {
@@ -390,6 +509,16 @@ fn shell_quoted(value: &str) -> String {
         value.to_string()
     } else {
         format!("'{}'", value.replace('\'', "'\\''"))
+    }
+}
+
+/// A path the plugin chose, as a message shows it: quoted with escapes, and cut short when long
+/// (a plugin must not fill the terminal or memory through its denials).
+fn shown(path: &str) -> String {
+    const MAX_CHARS: usize = 200;
+    match path.char_indices().nth(MAX_CHARS) {
+        Some((cut, _)) => format!("{:?}… ({} bytes)", &path[..cut], path.len()),
+        None => format!("{path:?}"),
     }
 }
 

@@ -13,6 +13,7 @@ pub mod cache;
 pub mod confine;
 pub mod escape;
 mod exports;
+mod fs_guard;
 pub mod grants;
 pub mod log;
 pub mod manifest;
@@ -29,6 +30,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use devshell_plugin_kit::normalize_absolute;
 use wasmtime::component::{Component, HasSelf, InstancePre, Linker, Resource, ResourceAny, ResourceTable};
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -69,6 +71,8 @@ pub const ADAPTED_VERSIONS: &[&str] = &["0.1"];
 /// How long a call may go on after Ctrl-C (wall-clock), to stop what it started and return
 /// `cancelled`, before the host stops it (and closes its session).
 const CANCEL_GRACE: Duration = Duration::from_millis(500);
+/// How many different denials one instance prints (and records for `plugin test`).
+const MAX_DENIALS_SHOWN: usize = 100;
 /// How often the epoch ticks; time limits are checked at this granularity.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
@@ -230,6 +234,7 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         bounded_sleep::add_to_linker(&mut linker)?;
+        fs_guard::add_to_linker(&mut linker)?;
         bindings::GuestBackend::add_to_linker::<PluginState, HasSelf<PluginState>>(&mut linker, |s| s)?;
         v0_1::add_to_linker(&mut linker)?;
         Ok(Runtime { engine, linker, cache, rustup_shortcut: true, require_confinement: false })
@@ -299,6 +304,18 @@ impl Runtime {
                 .map_err(anyhow::Error::from)
                 .with_context(|| format!("cannot open granted directory {}", dir.host.display()))?;
         }
+        // Everything else the plugin names reaches the host through an empty stand-in for `/`,
+        // so it is refused as a denial instead of looking absent (see `fs_guard`).
+        let root_stand_in = tempfile::Builder::new()
+            .prefix("devshell-root-")
+            .tempdir()
+            .context("cannot create the plugin's empty root directory")?;
+        if grant.dirs.iter().any(|d| normalize_absolute(&d.guest).as_deref() == Some(fs_guard::ROOT)) {
+            anyhow::bail!("plugin `{name}`: a granted directory cannot be seen at `/`");
+        }
+        wasi.preopened_dir(root_stand_in.path(), fs_guard::ROOT, wasmtime_wasi::FsPerms::ReadOnly)
+            .map_err(anyhow::Error::from)
+            .context("cannot open the plugin's empty root directory")?;
         if grant.network {
             wasi.inherit_network().allow_ip_name_lookup(true);
         }
@@ -321,7 +338,7 @@ impl Runtime {
             static WARNED: std::sync::Once = std::sync::Once::new();
             WARNED.call_once(|| eprintln!("devshell: warning: {shortfall} (set require_confinement = true to refuse)"));
         }
-        let state = PluginState {
+        let mut state = PluginState {
             wasi: wasi.build(),
             table: ResourceTable::new(),
             limits: StoreLimitsBuilder::new().memory_size(limits.memory_bytes).trap_on_grow_failure(true).build(),
@@ -337,11 +354,15 @@ impl Runtime {
             streams: None,
             confinement,
             tmp,
+            _root_stand_in: root_stand_in,
+            preopens: fs_guard::Preopens::default(),
             denials_shown: Default::default(),
+            denials_hidden: false,
             record: Record::default(),
             cancelled_at: None,
             stderr,
         };
+        state.preopens = fs_guard::Preopens::learn(&mut state)?;
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limits);
         store.set_epoch_deadline(1);
@@ -395,8 +416,14 @@ pub struct PluginState {
     confinement: confine::Confinement,
     /// The spawned tools' private temp dir (`TMPDIR`), removed with the instance.
     tmp: tempfile::TempDir,
+    /// The empty directory the plugin sees as `/` (see `fs_guard`), removed with the instance.
+    _root_stand_in: tempfile::TempDir,
+    /// Its preopens, to name the paths of refused WASI file access in full.
+    preopens: fs_guard::Preopens,
     /// Denials already printed (each is printed once).
     denials_shown: std::collections::HashSet<String>,
+    /// Whether denials went unprinted past [`MAX_DENIALS_SHOWN`].
+    denials_hidden: bool,
     /// What it spawned and was denied since the last [`PluginInstance::take_record`].
     record: Record,
     /// When the current call was first seen cancelled (its grace runs from there).
@@ -456,6 +483,32 @@ impl PluginState {
         let result = f(self);
         self.host_time += start.elapsed();
         result
+    }
+
+    /// Record a refusal and say it on the host side, whatever the plugin does with the error
+    /// value; each message once, so a plugin retrying in a loop cannot flood the terminal.
+    /// Past [`MAX_DENIALS_SHOWN`] different ones, one line says the rest are not shown (a
+    /// plugin can make endless different paths).
+    fn report_denial(&mut self, message: String) {
+        if self.record.denied.len() < MAX_DENIALS_SHOWN && !self.record.denied.contains(&message) {
+            self.record.denied.push(message.clone());
+        }
+        if self.denials_shown.contains(&message) {
+            return;
+        }
+        if self.denials_shown.len() < MAX_DENIALS_SHOWN {
+            eprintln!("devshell: denied: {}", crate::escape::for_terminal(&message));
+            self.denials_shown.insert(message);
+        } else {
+            if !self.denials_hidden {
+                eprintln!(
+                    "devshell: plugin `{}` was denied more; further denials are not shown (RUST_LOG=devshell_runtime=debug logs them)",
+                    self.granter.plugin()
+                );
+                self.denials_hidden = true;
+            }
+            tracing::debug!(plugin = self.granter.plugin(), "denied: {}", crate::escape::for_terminal(&message));
+        }
     }
 
     fn child(&mut self, handle: &Resource<ChildProcess>) -> &mut ChildProcess {
@@ -556,12 +609,7 @@ impl host_process::Host for PluginState {
         let program = cmd.program.clone();
         let child = self.checked_spawn(cmd).inspect_err(|e| {
             if let HostProcessError::Denied(message) = e {
-                // Loud on the host side whatever the plugin does with the error value, and
-                // once: a plugin retrying in a loop must not flood the terminal.
-                self.record.denied.push(message.clone());
-                if self.denials_shown.insert(message.clone()) {
-                    eprintln!("devshell: denied: {}", crate::escape::for_terminal(message));
-                }
+                self.report_denial(message.clone());
             } else {
                 tracing::debug!(%program, "spawn failed: {e}");
             }

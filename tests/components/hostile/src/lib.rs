@@ -23,6 +23,8 @@
 //!   a refused spawn ends the run with status 1 and the host's message.
 //! * `setenv:NAME=VALUE`: ask for NAME=VALUE in the environment of every later spawn of this run.
 //! * `write:PATH=TEXT`: create or replace a file (parents created).
+//! * `read:PATH`: print a file's text on stdout.
+//! * `read-each:PREFIX=N`: try to read PREFIX0 … PREFIX{N-1}, whatever each gives.
 //! * `rm:PATH`: remove a file, a symlink or a directory tree (never following a symlink).
 //! * `print:TEXT`: TEXT and a newline on stdout.
 //! * `options`: the session's options, `option KEY=VALUE` per line on stdout.
@@ -173,6 +175,19 @@ impl Session {
                 std::fs::write(&path, text).map_err(|e| at(&path, e))?;
             }
             "rm" => remove_any(&self.resolve(rest))?,
+            "read-each" => {
+                // PREFIX0 … PREFIX{N-1}, whatever each gives: many different refused paths.
+                let (prefix, count) = rest.split_once('=').ok_or("expected read-each:PREFIX=N")?;
+                let count: u32 = count.parse().map_err(|_| format!("count {count:?} is not a number"))?;
+                for n in 0..count {
+                    let _ = std::fs::read(self.resolve(&format!("{prefix}{n}")));
+                }
+            }
+            "read" => {
+                let path = self.resolve(rest);
+                let text = std::fs::read(&path).map_err(|e| at(&path, e))?;
+                output.out(&String::from_utf8_lossy(&text));
+            }
             "symlink" => {
                 let (link, target) = rest.split_once('=').ok_or("expected symlink:LINK=TARGET")?;
                 let link = self.resolve(link);
@@ -218,7 +233,7 @@ impl Session {
             }
             _ => {
                 return Err("unknown op (ops: symlink:LINK=TARGET sparse:PATH=BYTES deep:PATH=DEPTH,NAMELEN sh:SCRIPT \
-                     spawn:PROGRAM ARG… setenv:NAME=VALUE write:PATH=TEXT rm:PATH print:TEXT options exit:N)"
+                     spawn:PROGRAM ARG… setenv:NAME=VALUE write:PATH=TEXT read:PATH read-each:PREFIX=N rm:PATH print:TEXT options exit:N)"
                     .into())
             }
         }
