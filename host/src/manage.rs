@@ -12,6 +12,7 @@ use clap::{Args, Subcommand};
 
 use crate::config;
 use crate::plugin::cache::CompileCache;
+use crate::plugin::grants::Grant;
 use crate::plugin::manifest::Capabilities;
 use crate::plugin::{self, builtin, PluginDescription, PluginSource, Runtime};
 
@@ -318,6 +319,11 @@ fn remove(name: &str) -> Result<i32> {
 fn grant(args: &GrantArgs) -> Result<i32> {
     if args.is_empty() {
         bail!("say what to grant: --program, --dir, --read-dir, --env or --network (see `devshell plugin grant --help`)");
+    }
+    // Checked now by the rules a session applies, not first at the next start.
+    let dirs = args.dirs.iter().map(|d| (d, true)).chain(args.read_dirs.iter().map(|d| (d, false)));
+    for (dir, writable) in dirs.filter(|(d, _)| d.as_str() != "staging") {
+        Grant::default().allow_dir(Path::new(dir), dir, writable)?;
     }
     edit_grant(&args.name, |grant| {
         for (field, values) in args.lists() {

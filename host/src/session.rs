@@ -127,10 +127,12 @@ impl Sessions {
         let dirs = dirs.into_iter().map(|d| (d, true)).chain(read_dirs.into_iter().map(|d| (d, false)));
         for (dir, writable) in dirs {
             let host = if dir == "staging" { staging.clone() } else { PathBuf::from(&dir) };
-            grant
-                .allow_dir(&host, host.to_str().unwrap_or_default(), writable)
-                .map_err(|e| anyhow!("granted directory {dir}: {e}"))?;
+            // Its error names the directory.
+            grant.allow_dir(&host, host.to_str().unwrap_or_default(), writable)?;
         }
+        // Never suggested in a denial: what the plugin could use to change its own grant or code.
+        let config_dir = crate::config::config_path().and_then(|path| Some(path.parent()?.to_path_buf()));
+        grant.protected.extend(config_dir.into_iter().chain(self.settings.cache_dir.clone()));
         grant.network = network;
         grant.env = env;
         grant.entry = self.settings.plugins.contains_key(&self.settings.backend).then(|| self.settings.backend.clone());

@@ -227,6 +227,10 @@ fn a_wasi_file_access_outside_the_grant_is_refused_and_reported_as_a_denial() {
     let canary = lab.canary.display().to_string();
     let shelf = lab.sandbox.path().join("shelf").canonicalize().unwrap().display().to_string();
     let home = lab.sandbox.home().canonicalize().unwrap().display().to_string();
+    // A plain directory outside the sandbox (whose name is hidden, and which holds the config).
+    let plain = tempfile::Builder::new().prefix("devshell-plain-").tempdir_in("/tmp").unwrap();
+    std::fs::write(plain.path().join("kept"), "canary bytes").unwrap();
+    let plain = plain.path().canonicalize().unwrap().display().to_string();
     // From the staging dir, enough `..` to reach `/`, then down to the canary.
     let climb = format!("{}{}", "../".repeat(40), canary.trim_start_matches('/'));
     lab.run(&[&format!("symlink:out={climb}")]);
@@ -235,25 +239,21 @@ fn a_wasi_file_access_outside_the_grant_is_refused_and_reported_as_a_denial() {
     let roundabout = format!("/{}/./{}", "..", staging.trim_start_matches('/'));
     let denied = "devshell: denied: plugin `hostile` may not";
     let outside = "outside its granted directories";
-    let no_suggestion = "no grant is suggested for it";
+    let none = "no grant is suggested for it";
     let cases = [
         (
-            format!("read:{canary}/kept"),
-            format!("{denied} read \"{canary}/kept\": {outside}; to allow it, run `devshell plugin grant evil --read-dir {canary}`"),
+            format!("read:{plain}/kept"),
+            format!("{denied} read \"{plain}/kept\": {outside}; to allow it, run `devshell plugin grant evil --read-dir {plain}`"),
         ),
-        (
-            format!("read:{climb}/kept"),
-            format!("{denied} read \"{canary}/kept\": {outside}; to allow it, run `devshell plugin grant evil --read-dir {canary}`"),
-        ),
-        // Its directory holds the home: granting it would be refused, so it is not suggested.
-        (format!("write:{canary}/planted=x"), format!("{denied} write \"{canary}\": {outside}; {no_suggestion}")),
-        (format!("read:{home}/.ssh/id_ed25519"), format!("{denied} read \"{home}/.ssh/id_ed25519\": {outside}; {no_suggestion}")),
+        // Not suggested: a hidden directory, one holding the config, the home or a kernel one.
+        (format!("read:{canary}/kept"), format!("{denied} read \"{canary}/kept\": {outside}; {none}")),
+        (format!("write:{canary}/planted=x"), format!("{denied} write \"{canary}\": {outside}; {none}")),
+        (format!("read:{home}/.ssh/id_ed25519"), format!("{denied} read \"{home}/.ssh/id_ed25519\": {outside}; {none}")),
+        ("write:/proc/sys/x/y=1".into(), format!("{denied} write \"/proc/sys/x\": {outside}; {none}")),
+        (format!("read:{climb}/kept"), format!("{denied} read \"{canary}/kept\": {outside} (spelled \"{staging}/../")),
         (
             format!("write:{shelf}/book=changed"),
-            format!(
-                "{denied} write \"{shelf}/book\": \"{shelf}\" is granted for reading only (revoke its --read-dir grant \
-                 first); to allow it, run `devshell plugin grant evil --dir {shelf}`"
-            ),
+            format!("{denied} write \"{shelf}/book\": \"{shelf}\" is granted for reading only; {none}"),
         ),
         ("read:out/kept".into(), format!("{denied} read \"{staging}/out/kept\": a symbolic link on the way leads {outside}")),
         (
@@ -272,7 +272,35 @@ fn a_wasi_file_access_outside_the_grant_is_refused_and_reported_as_a_denial() {
         assert!(stderr.lines().any(|l| l.starts_with(denial.as_str())), "{op}: no `{denial}` in\n{}", show(&output));
         assert!(!text(&output.stdout).contains("canary bytes"), "{op}: {}", show(&output));
     }
+
+    // A plain read-only directory: the denial of a write suggests granting it for writing.
+    let config = std::fs::read_to_string(lab.sandbox.path().join("config.toml")).unwrap();
+    std::fs::write(lab.sandbox.path().join("config.toml"), config.replace(&shelf, &plain)).unwrap();
+    let output = lab.run(&[&format!("write:{plain}/kept=changed")]);
+    let denial = format!(
+        "{denied} write \"{plain}/kept\": \"{plain}\" is granted for reading only (revoke its --read-dir grant first); \
+         to allow it, run `devshell plugin grant evil --dir {plain}`"
+    );
+    assert!(text(&output.stderr).lines().any(|l| l.starts_with(&denial)), "{}", show(&output));
+    assert_eq!(std::fs::read_to_string(format!("{plain}/kept")).unwrap(), "canary bytes");
     assert_eq!(std::fs::read(lab.sandbox.path().join("shelf/book")).unwrap(), b"read me");
+    std::fs::remove_dir_all(&plain).unwrap();
+}
+
+/// `plugin grant` refuses at once what a session would refuse at its start.
+#[test]
+fn plugin_grant_refuses_kernel_and_symlinked_directories() {
+    let lab = Lab::new();
+    let link = lab.sandbox.path().join("shelf-link");
+    std::os::unix::fs::symlink(lab.sandbox.path().join("shelf"), &link).unwrap();
+    let config = std::fs::read(lab.sandbox.path().join("config.toml")).unwrap();
+    let link = link.display().to_string();
+    for (dir, why) in [("/proc/sys", "a kernel filesystem"), (link.as_str(), "reached through a symbolic link")] {
+        let output = lab.sandbox.run(&["plugin", "grant", "evil", "--read-dir", dir]);
+        assert_ne!(output.status.code(), Some(0), "{dir}: {}", show(&output));
+        assert!(text(&output.stderr).contains(why), "{dir}: {}", show(&output));
+        assert_eq!(std::fs::read(lab.sandbox.path().join("config.toml")).unwrap(), config, "{dir}: the config changed");
+    }
 }
 
 /// A plugin making endless different denials gets 100 of them printed, then one line.

@@ -12,8 +12,8 @@
 //!   shadowed by wrappers that call wasmtime-wasi's own implementation and, when it refuses with
 //!   `not-permitted`, say why (and nothing when the host system refused, not the grant).
 //!
-//! Each refusal goes to [`PluginState::report_denial`], like a refused spawn, worded by the
-//! grant ([`CapabilityGranter::fs_denial`]). This module decides nothing: what may be reached is
+//! Each refusal is reported like a refused spawn, once the call returns
+//! ([`PluginState::defer_fs_denial`]), worded by the grant ([`CapabilityGranter::fs_denial`]). This module decides nothing: what may be reached is
 //! still exactly the preopens and their permissions, enforced by wasmtime-wasi and cap-std.
 
 use std::os::fd::AsRawFd;
@@ -52,15 +52,26 @@ struct Preopen {
 }
 
 impl Preopens {
-    /// Learn the preopens of a freshly built WASI context. (Listing them puts descriptors in the
-    /// table; they are taken out again, so the plugin's own listing starts from a clean table.)
-    pub(crate) fn learn(state: &mut PluginState) -> wasmtime::Result<Preopens> {
+    /// Learn the preopens of a freshly built WASI context, and check that each granted one
+    /// opened the very directory granted (a directory swapped for a symbolic link between the
+    /// grant's check and the open is refused). Listing them puts descriptors in the table; they
+    /// are taken out again, so the plugin's own listing starts from a clean table.
+    pub(crate) fn learn(state: &mut PluginState) -> anyhow::Result<Preopens> {
         let listed = preopens::Host::get_directories(&mut state.filesystem())?;
         let mut dirs = Vec::with_capacity(listed.len());
         for (descriptor, guest) in listed {
-            if let Descriptor::Dir(dir) = state.table.delete(descriptor)? {
-                dirs.push(Preopen { dir: dir.dir, guest });
+            let Descriptor::Dir(dir) = state.table.delete(descriptor)? else { continue };
+            let granted = state.granter.grant().dirs.iter().find(|d| d.guest == guest);
+            if let Some(granted) = granted {
+                let opened = std::fs::read_link(format!("/proc/self/fd/{}", dir.dir.as_raw_fd()))?;
+                anyhow::ensure!(
+                    opened == granted.host,
+                    "granted directory {} changed while it was opened (it is now {})",
+                    granted.host.display(),
+                    opened.display()
+                );
             }
+            dirs.push(Preopen { dir: dir.dir, guest });
         }
         Ok(Preopens { dirs })
     }
@@ -119,12 +130,13 @@ impl Target {
     /// long way round.
     fn leaving(&self, preopens: &Preopens, table: &ResourceTable) -> FsRefusal {
         let Some(spelled) = self.spelled(preopens, table) else {
-            return FsRefusal::Outside { path: self.display(preopens, table) };
+            return FsRefusal::Escape { path: self.display(preopens, table), spelled: self.path.clone() };
         };
         let normalized = normalize_absolute(&spelled).unwrap_or_else(|| spelled.clone());
         match preopens.granted_holding(&normalized) {
             Some(dir) => FsRefusal::Roundabout { path: spelled, dir: dir.to_string() },
-            None => FsRefusal::Outside { path: normalized },
+            None if normalized == spelled => FsRefusal::Outside { path: normalized },
+            None => FsRefusal::Escape { path: normalized, spelled },
         }
     }
 
@@ -149,18 +161,22 @@ impl Target {
     }
 
     /// Whether a component of the path (below its directory, which it does not climb out of)
-    /// is a symbolic link on the host: cap-std refuses one that leads out.
+    /// is a symbolic link on the host that leads out of that directory, as cap-std refuses:
+    /// absolute, or climbing above it.
     fn symlink_on_the_way(&self, table: &ResourceTable) -> bool {
         let Some(Descriptor::Dir(dir)) = descriptor(table, self.dir) else { return false };
         // The descriptor's own directory, by its open file: no path the plugin could swap.
-        let mut prefix = std::path::PathBuf::from(format!("/proc/self/fd/{}", dir.dir.as_raw_fd()));
+        let base = std::path::PathBuf::from(format!("/proc/self/fd/{}", dir.dir.as_raw_fd()));
+        let mut walked = String::new();
         for part in self.path.split('/').filter(|p| !p.is_empty() && *p != ".") {
-            prefix.push(part);
-            match std::fs::symlink_metadata(&prefix) {
-                Ok(meta) if meta.file_type().is_symlink() => return true,
-                Ok(_) => {}
-                Err(_) => return false,
+            let at = format!("{walked}{part}");
+            if let Ok(target) = std::fs::read_link(base.join(&at)) {
+                let target = target.to_string_lossy();
+                if target.starts_with('/') || climbs_out(&format!("{walked}{target}")) {
+                    return true;
+                }
             }
+            walked = format!("{at}/");
         }
         false
     }
@@ -214,9 +230,11 @@ where
     types.func_wrap(method, move |mut store, params: P| -> wasmtime::Result<(Result<R, ErrorCode>,)> {
         let state = store.data_mut();
         let targets = targets(&params);
+        // Refusals are worded after the call (`PluginState::defer_fs_denial`): wording one looks
+        // at the host's filesystem, whose timing the plugin must not be able to measure.
         if let Some(target) = targets.iter().find(|t| state.preopens.is_root_stand_in(&state.table, t.dir)) {
             let refusal = target.leaving(&state.preopens, &state.table);
-            state.report_denial(state.granter.fs_denial(target.access, &refusal));
+            state.defer_fs_denial(target.access, refusal);
             return Ok((Err(ErrorCode::NotPermitted),));
         }
         let error = match call(&mut state.filesystem(), params) {
@@ -226,7 +244,7 @@ where
         if error == ErrorCode::NotPermitted {
             let refused = targets.iter().find_map(|t| Some((t.access, t.refusal(&state.preopens, &state.table)?)));
             if let Some((access, refusal)) = refused {
-                state.report_denial(state.granter.fs_denial(access, &refusal));
+                state.defer_fs_denial(access, refusal);
             }
         }
         Ok((Err(error),))

@@ -46,7 +46,13 @@ pub struct Grant {
     /// The config file's `[plugins.KEY]` entry this grant comes from (`None` for the built-ins):
     /// where a denial tells the user to add what is missing.
     pub entry: Option<String>,
+    /// Directories a denial never suggests granting, nor any directory inside or holding one:
+    /// devshell's config and compiled-plugin cache, the instance's private directories.
+    pub protected: Vec<PathBuf>,
 }
+
+/// Kernel filesystems: granting them would hand over the host's memory, devices and sockets.
+const KERNEL_DIRS: &[&str] = &["/proc", "/sys", "/dev", "/run"];
 
 /// Variables any plugin may set for a child: presentation only, none of them chooses a program,
 /// a file to read or code to run.
@@ -101,6 +107,9 @@ pub enum FsAccess {
 pub enum FsRefusal {
     /// The path is outside every granted directory.
     Outside { path: String },
+    /// The same, reached through `.`/`..` (`spelled` is how): granting the place would not help,
+    /// as WASI picks a granted directory by the spelling.
+    Escape { path: String, spelled: String },
     /// The path names a place in the granted `dir`, but through `.`/`..` from elsewhere (WASI
     /// resolves a path by its spelling against the granted directories).
     Roundabout { path: String, dir: String },
@@ -139,6 +148,9 @@ impl Grant {
             // The grant is resolved at every start: a symbolic link on the way (one the plugin
             // can write, say) could point it elsewhere next time.
             return denied(format!("it is reached through a symbolic link or `..`; grant {} itself", host.display()));
+        }
+        if let Some(kernel) = KERNEL_DIRS.iter().find(|k| host.starts_with(k)) {
+            return denied(format!("it is in {kernel}, a kernel filesystem (the host's processes, devices or sockets)"));
         }
         let Some(guest) = normalize_absolute(guest) else {
             return denied(format!("it is seen at {guest:?}, which is not an absolute path"));
@@ -229,10 +241,15 @@ impl CapabilityGranter {
                 let field = if writable { "dirs" } else { "read_dirs" };
                 let advice = match dir.filter(|dir| self.safe_to_suggest(dir, writable)) {
                     Some(dir) => self.how_to_allow(field, dir),
-                    None => "no grant is suggested for it".into(),
+                    None => NO_SUGGESTION.into(),
                 };
                 format!("plugin `{plugin}` may not {verb} {}: outside its granted directories; {advice}", shown(path))
             }
+            FsRefusal::Escape { path, spelled } => format!(
+                "plugin `{plugin}` may not {verb} {}: outside its granted directories (spelled {}); {NO_SUGGESTION}",
+                shown(path),
+                shown(spelled)
+            ),
             FsRefusal::Roundabout { path, dir } => format!(
                 "plugin `{plugin}` may not {verb} {}: it names a place in the granted {} by way of `.` or `..` \
                  from outside it; spell the path without them",
@@ -247,12 +264,17 @@ impl CapabilityGranter {
             FsRefusal::ReadOnly { path, dir: None } => {
                 format!("plugin `{plugin}` may not write {}: its directory is granted for reading only", shown(path))
             }
-            FsRefusal::ReadOnly { path, dir: Some(dir) } => format!(
+            FsRefusal::ReadOnly { path, dir: Some(dir) } if self.safe_to_suggest(dir, true) => format!(
                 "plugin `{plugin}` may not write {}: {} is granted for reading only (revoke its --read-dir grant \
                  first); {}",
                 shown(path),
                 shown(dir),
                 self.how_to_allow("dirs", dir)
+            ),
+            FsRefusal::ReadOnly { path, dir: Some(dir) } => format!(
+                "plugin `{plugin}` may not write {}: {} is granted for reading only; {NO_SUGGESTION}",
+                shown(path),
+                shown(dir)
             ),
             FsRefusal::AbsoluteLink { path, target } => format!(
                 "plugin `{plugin}` may not make {} a symbolic link to {}: links within its granted directories \
@@ -268,23 +290,26 @@ impl CapabilityGranter {
         }
     }
 
-    /// Whether a denial may tell the user to grant `dir`: only a real directory, named as it
-    /// is (no symbolic link the plugin could repoint), visible in full on a terminal, not in a
-    /// hidden directory of the home (`~/.ssh`, `~/.config`: credentials and devshell's own
-    /// config), not inside what the plugin can write, and one the grant itself would accept.
+    /// Whether a denial may tell the user to grant `dir`. Only when the user's home is known,
+    /// and `dir` is a real directory named as it is (no symbolic link the plugin could repoint)
+    /// in plain characters (what is shown is what pastes), with no hidden component (`~/.ssh`,
+    /// `.git`, `.cargo`), not `/` nor a kernel filesystem, not inside or holding a protected or
+    /// writable granted directory, and one the grant itself would accept.
     fn safe_to_suggest(&self, dir: &str, writable: bool) -> bool {
         let path = Path::new(dir);
-        let visible = dir.chars().all(|c| !c.is_control() && !crate::escape::is_format_char(c));
-        let home = std::env::var_os("HOME").and_then(|home| PathBuf::from(home).canonicalize().ok());
-        let in_home = home.and_then(|home| Some(path.strip_prefix(home).ok()?.to_str()?.to_string()));
-        let hidden = in_home.is_some_and(|rest| rest.starts_with('.'));
-        let named_as_is = path.canonicalize().is_ok_and(|real| real == path);
-        let in_writable = self.grant.dirs_where(true).any(|granted| path.starts_with(granted));
-        visible
-            && !hidden
-            && named_as_is
-            && !in_writable
-            && self.grant.clone().allow_dir(path, dir, writable).is_ok()
+        let near = |other: &PathBuf| path.starts_with(other) || other.starts_with(path);
+        let home_known = std::env::var_os("HOME").is_some_and(|home| Path::new(&home).is_absolute());
+        let mut trial = self.grant.clone();
+        trial.dirs.retain(|d| d.host != path);
+        home_known
+            && dir.len() > 1
+            && dir.chars().all(plain_char)
+            && !dir.split('/').any(|part| part.starts_with('.'))
+            && !KERNEL_DIRS.iter().any(|kernel| path.starts_with(kernel))
+            && path.canonicalize().is_ok_and(|real| real == path)
+            && !self.grant.protected.iter().any(near)
+            && !self.grant.dirs.iter().filter(|d| d.writable).any(|d| near(&d.host))
+            && trial.allow_dir(path, dir, writable).is_ok()
     }
 
     pub fn grant(&self) -> &Grant {
@@ -504,13 +529,20 @@ fn secret_homes() -> Vec<PathBuf> {
 /// `value` as one shell word: as it is when it holds nothing a shell reads, else in single
 /// quotes. Denials end in a command to paste, and the plugin chose the value.
 fn shell_quoted(value: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "_./:=@%+,-".contains(c);
-    if !value.is_empty() && value.chars().all(plain) {
+    if !value.is_empty() && value.chars().all(plain_char) {
         value.to_string()
     } else {
         format!("'{}'", value.replace('\'', "'\\''"))
     }
 }
+
+/// A character a shell reads as itself.
+fn plain_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "_./:=@%+,-".contains(c)
+}
+
+/// The end of a denial when no grant is safe to suggest.
+const NO_SUGGESTION: &str = "no grant is suggested for it";
 
 /// A path the plugin chose, as a message shows it: quoted with escapes, and cut short when long
 /// (a plugin must not fill the terminal or memory through its denials).

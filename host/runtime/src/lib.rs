@@ -293,7 +293,7 @@ impl Runtime {
 
     /// A fresh instance with exactly `grant`: WASI preopens from its dirs, no environment, no
     /// network unless granted.
-    pub fn instantiate(&self, plugin: &LoadedPlugin, grant: Grant, limits: Limits) -> Result<PluginInstance> {
+    pub fn instantiate(&self, plugin: &LoadedPlugin, mut grant: Grant, limits: Limits) -> Result<PluginInstance> {
         let name = plugin.description.manifest.name.clone();
         let mut wasi = WasiCtx::builder();
         let stderr = plugin_stderr::PluginStderr::new(&name);
@@ -329,6 +329,7 @@ impl Runtime {
         let program_files = grant.programs.iter().map(|p| p.path.as_path());
         let readable: Vec<PathBuf> = grant.dirs_where(false).chain(program_files).map(Path::to_path_buf).collect();
         let confinement = confine::Confinement::new(&writable, tmp.path(), &readable, grant.network);
+        grant.protected.extend([tmp.path().to_path_buf(), root_stand_in.path().to_path_buf()]);
         if let Some(shortfall) = &confinement.shortfall {
             if self.require_confinement {
                 anyhow::bail!(
@@ -358,6 +359,7 @@ impl Runtime {
             preopens: fs_guard::Preopens::default(),
             denials_shown: Default::default(),
             denials_hidden: false,
+            refused_files: Vec::new(),
             record: Record::default(),
             cancelled_at: None,
             stderr,
@@ -424,6 +426,8 @@ pub struct PluginState {
     denials_shown: std::collections::HashSet<String>,
     /// Whether denials went unprinted past [`MAX_DENIALS_SHOWN`].
     denials_hidden: bool,
+    /// WASI file access refused during the current call, reported when it returns.
+    refused_files: Vec<(grants::FsAccess, grants::FsRefusal)>,
     /// What it spawned and was denied since the last [`PluginInstance::take_record`].
     record: Record,
     /// When the current call was first seen cancelled (its grace runs from there).
@@ -502,12 +506,28 @@ impl PluginState {
         } else {
             if !self.denials_hidden {
                 eprintln!(
-                    "devshell: plugin `{}` was denied more; further denials are not shown (RUST_LOG=devshell_runtime=debug logs them)",
+                    "devshell: plugin `{}` was denied more; further denials are not shown (DEVSHELL_LOG=debug logs them)",
                     self.granter.plugin()
                 );
                 self.denials_hidden = true;
             }
             tracing::debug!(plugin = self.granter.plugin(), "denied: {}", crate::escape::for_terminal(&message));
+        }
+    }
+
+    /// Keep a refused WASI file access to report when the call returns (each once; one past
+    /// [`MAX_DENIALS_SHOWN`] per call, so the report can say that more were denied).
+    fn defer_fs_denial(&mut self, access: grants::FsAccess, refusal: grants::FsRefusal) {
+        let entry = (access, refusal);
+        if self.refused_files.len() <= MAX_DENIALS_SHOWN && !self.refused_files.contains(&entry) {
+            self.refused_files.push(entry);
+        }
+    }
+
+    fn report_fs_denials(&mut self) {
+        for (access, refusal) in std::mem::take(&mut self.refused_files) {
+            let message = self.granter.fs_denial(access, &refusal);
+            self.report_denial(message);
         }
     }
 
@@ -828,6 +848,7 @@ impl PluginInstance {
         let result = f(self.bindings.as_deref(), &mut self.store);
         // Lines the rate limit dropped during the call are reported now, not at some later line.
         self.store.data_mut().log.report_dropped();
+        self.store.data_mut().report_fs_denials();
         match result {
             Ok(value) => Ok(value),
             Err(error) => {
