@@ -296,6 +296,9 @@ impl Runtime {
     pub fn instantiate(&self, plugin: &LoadedPlugin, mut grant: Grant, limits: Limits) -> Result<PluginInstance> {
         let name = plugin.description.manifest.name.clone();
         let mut wasi = WasiCtx::builder();
+        // Calls into a plugin are synchronous: its file operations run on this thread instead of
+        // a round trip through tokio's blocking pool (set before the preopens, which copy it).
+        wasi.allow_blocking_current_thread(true);
         let stderr = plugin_stderr::PluginStderr::new(&name);
         wasi.inherit_stdout().stderr(stderr.clone());
         for dir in &grant.dirs {
