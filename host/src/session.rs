@@ -130,9 +130,16 @@ impl Sessions {
             // Its error names the directory.
             grant.allow_dir(&host, host.to_str().unwrap_or_default(), writable)?;
         }
-        // Never suggested in a denial: what the plugin could use to change its own grant or code.
+        // Never suggested in a denial: what the plugin could use to change its own grant or the
+        // code devshell runs (its config, compiled components, binary, other plugins' files),
+        // as named and as they really are.
         let config_dir = crate::config::config_path().and_then(|path| Some(path.parent()?.to_path_buf()));
-        grant.protected.extend(config_dir.into_iter().chain(self.settings.cache_dir.clone()));
+        let binary_dir = std::env::current_exe().ok().and_then(|exe| Some(exe.parent()?.to_path_buf()));
+        let plugin_dirs = self.settings.plugins.values().filter_map(|p| Some(p.path.parent()?.to_path_buf()));
+        let protected: Vec<PathBuf> =
+            config_dir.into_iter().chain(self.settings.cache_dir.clone()).chain(binary_dir).chain(plugin_dirs).collect();
+        let real = protected.iter().filter_map(|dir| dir.canonicalize().ok()).collect::<Vec<_>>();
+        grant.protected.extend(protected.into_iter().chain(real));
         grant.network = network;
         grant.env = env;
         grant.entry = self.settings.plugins.contains_key(&self.settings.backend).then(|| self.settings.backend.clone());

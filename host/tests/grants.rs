@@ -80,12 +80,17 @@ impl Lab {
 
     /// One tool run of the hostile backend doing `ops`, in order.
     fn run(&self, ops: &[&str]) -> Output {
+        self.run_with_home(ops, &self.sandbox.home())
+    }
+
+    /// The same, with another home directory.
+    fn run_with_home(&self, ops: &[&str], home: &std::path::Path) -> Output {
         let quoted: Vec<String> = ops.iter().map(|op| format!("'{op}'")).collect();
         let script = format!("cargo {}", quoted.join(" "));
         // As in a user's shell: no `RUSTUP_TOOLCHAIN` (cargo test sets one), so rustup reads
         // toolchain files.
         let mut command = self.sandbox.command(self.sandbox.path());
-        command.args(["--backend", "evil", "-c", &script]).env_remove("RUSTUP_TOOLCHAIN");
+        command.args(["--backend", "evil", "-c", &script]).env_remove("RUSTUP_TOOLCHAIN").env("HOME", home);
         let output = self.sandbox.watch(&mut command, WATCHDOG).output;
         self.assert_nothing_leaked(&output);
         output
@@ -227,10 +232,13 @@ fn a_wasi_file_access_outside_the_grant_is_refused_and_reported_as_a_denial() {
     let canary = lab.canary.display().to_string();
     let shelf = lab.sandbox.path().join("shelf").canonicalize().unwrap().display().to_string();
     let home = lab.sandbox.home().canonicalize().unwrap().display().to_string();
-    // A plain directory outside the sandbox (whose name is hidden, and which holds the config).
-    let plain = tempfile::Builder::new().prefix("devshell-plain-").tempdir_in("/tmp").unwrap();
-    std::fs::write(plain.path().join("kept"), "canary bytes").unwrap();
-    let plain = plain.path().canonicalize().unwrap().display().to_string();
+    // A plain directory outside the sandbox (whose name is hidden, and which holds the config),
+    // in a plain home of its own.
+    let plain_home = tempfile::Builder::new().prefix("devshell-plain-").tempdir_in("/tmp").unwrap();
+    let plain_home = plain_home.keep().canonicalize().unwrap();
+    std::fs::create_dir(plain_home.join("shelf")).unwrap();
+    std::fs::write(plain_home.join("shelf/kept"), "canary bytes").unwrap();
+    let plain = plain_home.join("shelf").display().to_string();
     // From the staging dir, enough `..` to reach `/`, then down to the canary.
     let climb = format!("{}{}", "../".repeat(40), canary.trim_start_matches('/'));
     lab.run(&[&format!("symlink:out={climb}")]);
@@ -273,10 +281,20 @@ fn a_wasi_file_access_outside_the_grant_is_refused_and_reported_as_a_denial() {
         assert!(!text(&output.stdout).contains("canary bytes"), "{op}: {}", show(&output));
     }
 
-    // A plain read-only directory: the denial of a write suggests granting it for writing.
+    // A path longer than any the host has is refused as such, and not recorded.
+    let output = lab.run(&[&format!("read:/{}", "a".repeat(5000))]);
+    assert_eq!(output.status.code(), Some(1), "{}", show(&output));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("too long") && !stderr.contains("devshell: denied"), "{}", show(&output));
+
+    // A plain read-only directory in the home: the denial of a write suggests granting it for
+    // writing (outside the home, a writable grant is never suggested).
     let config = std::fs::read_to_string(lab.sandbox.path().join("config.toml")).unwrap();
     std::fs::write(lab.sandbox.path().join("config.toml"), config.replace(&shelf, &plain)).unwrap();
     let output = lab.run(&[&format!("write:{plain}/kept=changed")]);
+    let not_home = format!("{denied} write \"{plain}/kept\": \"{plain}\" is granted for reading only; {none}");
+    assert!(text(&output.stderr).lines().any(|l| l.starts_with(&not_home)), "{}", show(&output));
+    let output = lab.run_with_home(&[&format!("write:{plain}/kept=changed")], &plain_home);
     let denial = format!(
         "{denied} write \"{plain}/kept\": \"{plain}\" is granted for reading only (revoke its --read-dir grant first); \
          to allow it, run `devshell plugin grant evil --dir {plain}`"
@@ -284,7 +302,7 @@ fn a_wasi_file_access_outside_the_grant_is_refused_and_reported_as_a_denial() {
     assert!(text(&output.stderr).lines().any(|l| l.starts_with(&denial)), "{}", show(&output));
     assert_eq!(std::fs::read_to_string(format!("{plain}/kept")).unwrap(), "canary bytes");
     assert_eq!(std::fs::read(lab.sandbox.path().join("shelf/book")).unwrap(), b"read me");
-    std::fs::remove_dir_all(&plain).unwrap();
+    std::fs::remove_dir_all(&plain_home).unwrap();
 }
 
 /// `plugin grant` refuses at once what a session would refuse at its start.

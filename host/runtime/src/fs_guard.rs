@@ -17,6 +17,7 @@
 //! still exactly the preopens and their permissions, enforced by wasmtime-wasi and cap-std.
 
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
 use std::sync::Arc;
 
 use devshell_plugin_kit::normalize_absolute;
@@ -36,6 +37,8 @@ use super::PluginState;
 
 /// The filesystem interface as wasmtime-wasi defines it (imports of older 0.2 versions map to it).
 const FILESYSTEM_TYPES: &str = "wasi:filesystem/types@0.2.12";
+/// Linux's `PATH_MAX`: a longer path names nothing on the host.
+const MAX_PATH_BYTES: usize = 4096;
 /// Where the root stand-in is mounted in the plugin's view.
 pub(crate) const ROOT: &str = "/";
 
@@ -53,8 +56,8 @@ struct Preopen {
 
 impl Preopens {
     /// Learn the preopens of a freshly built WASI context, and check that each granted one
-    /// opened the very directory granted (a directory swapped for a symbolic link between the
-    /// grant's check and the open is refused). Listing them puts descriptors in the table; they
+    /// opened the very directory granted, by device and inode (a directory swapped for a
+    /// symbolic link between the grant's check and the open is refused). Listing them puts descriptors in the table; they
     /// are taken out again, so the plugin's own listing starts from a clean table.
     pub(crate) fn learn(state: &mut PluginState) -> anyhow::Result<Preopens> {
         let listed = preopens::Host::get_directories(&mut state.filesystem())?;
@@ -63,12 +66,11 @@ impl Preopens {
             let Descriptor::Dir(dir) = state.table.delete(descriptor)? else { continue };
             let granted = state.granter.grant().dirs.iter().find(|d| d.guest == guest);
             if let Some(granted) = granted {
-                let opened = std::fs::read_link(format!("/proc/self/fd/{}", dir.dir.as_raw_fd()))?;
+                let opened = dir.dir.metadata()?;
                 anyhow::ensure!(
-                    opened == granted.host,
-                    "granted directory {} changed while it was opened (it is now {})",
-                    granted.host.display(),
-                    opened.display()
+                    (opened.dev(), opened.ino()) == granted.identity,
+                    "granted directory {} changed between the grant's check and its opening; start again",
+                    granted.host.display()
                 );
             }
             dirs.push(Preopen { dir: dir.dir, guest });
@@ -160,9 +162,9 @@ impl Target {
         self.symlink_on_the_way(table).then(|| FsRefusal::LinkOutside { path: self.display(preopens, table) })
     }
 
-    /// Whether a component of the path (below its directory, which it does not climb out of)
-    /// is a symbolic link on the host that leads out of that directory, as cap-std refuses:
-    /// absolute, or climbing above it.
+    /// Whether the first symbolic link on the path (below its directory, which it does not
+    /// climb out of) leads out of that directory, as cap-std refuses: absolute, or climbing
+    /// above it. The walk stops at that link: the host follows none.
     fn symlink_on_the_way(&self, table: &ResourceTable) -> bool {
         let Some(Descriptor::Dir(dir)) = descriptor(table, self.dir) else { return false };
         // The descriptor's own directory, by its open file: no path the plugin could swap.
@@ -170,13 +172,15 @@ impl Target {
         let mut walked = String::new();
         for part in self.path.split('/').filter(|p| !p.is_empty() && *p != ".") {
             let at = format!("{walked}{part}");
-            if let Ok(target) = std::fs::read_link(base.join(&at)) {
-                let target = target.to_string_lossy();
-                if target.starts_with('/') || climbs_out(&format!("{walked}{target}")) {
-                    return true;
+            match std::fs::symlink_metadata(base.join(&at)) {
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    let Ok(target) = std::fs::read_link(base.join(&at)) else { return false };
+                    let target = target.to_string_lossy();
+                    return target.starts_with('/') || climbs_out(&format!("{walked}{target}"));
                 }
+                Ok(_) => walked = format!("{at}/"),
+                Err(_) => return false,
             }
-            walked = format!("{at}/");
         }
         false
     }
@@ -230,6 +234,10 @@ where
     types.func_wrap(method, move |mut store, params: P| -> wasmtime::Result<(Result<R, ErrorCode>,)> {
         let state = store.data_mut();
         let targets = targets(&params);
+        // No host path is longer; refused unrecorded, so a plugin cannot fill memory with them.
+        if targets.iter().any(|t| t.path.len() > MAX_PATH_BYTES) {
+            return Ok((Err(ErrorCode::NameTooLong),));
+        }
         // Refusals are worded after the call (`PluginState::defer_fs_denial`): wording one looks
         // at the host's filesystem, whose timing the plugin must not be able to measure.
         if let Some(target) = targets.iter().find(|t| state.preopens.is_root_stand_in(&state.table, t.dir)) {

@@ -33,6 +33,8 @@ pub struct DirGrant {
     pub guest: String,
     /// Whether the plugin and its tools may change it (else they may only read it).
     pub writable: bool,
+    /// Its device and inode when granted: the preopen must open this very directory.
+    pub identity: (u64, u64),
 }
 
 /// Everything one plugin instance is allowed.
@@ -171,7 +173,9 @@ impl Grant {
                 ));
             }
         }
-        self.dirs.push(DirGrant { host, guest, writable });
+        let meta = std::fs::metadata(&host).map_err(|e| GrantError::NotFound(format!("{}: {e}", host.display())))?;
+        let identity = (std::os::unix::fs::MetadataExt::dev(&meta), std::os::unix::fs::MetadataExt::ino(&meta));
+        self.dirs.push(DirGrant { host, guest, writable, identity });
         Ok(())
     }
 
@@ -294,14 +298,17 @@ impl CapabilityGranter {
     /// and `dir` is a real directory named as it is (no symbolic link the plugin could repoint)
     /// in plain characters (what is shown is what pastes), with no hidden component (`~/.ssh`,
     /// `.git`, `.cargo`), not `/` nor a kernel filesystem, not inside or holding a protected or
-    /// writable granted directory, and one the grant itself would accept.
+    /// writable granted directory, one the grant itself would accept, and, to be written, inside
+    /// the home (system directories hold what runs: `/usr/local/bin`, `/etc/cron.d`).
     fn safe_to_suggest(&self, dir: &str, writable: bool) -> bool {
         let path = Path::new(dir);
         let near = |other: &PathBuf| path.starts_with(other) || other.starts_with(path);
-        let home_known = std::env::var_os("HOME").is_some_and(|home| Path::new(&home).is_absolute());
+        let home = std::env::var_os("HOME").map(PathBuf::from).filter(|home| home.is_absolute());
+        let home = home.and_then(|home| home.canonicalize().ok());
+        let Some(home) = home else { return false };
         let mut trial = self.grant.clone();
         trial.dirs.retain(|d| d.host != path);
-        home_known
+        (!writable || path.starts_with(&home))
             && dir.len() > 1
             && dir.chars().all(plain_char)
             && !dir.split('/').any(|part| part.starts_with('.'))
