@@ -32,7 +32,7 @@ use wasmtime_wasi::p2::bindings::sync::filesystem::types::{
 use wasmtime_wasi::p2::FsResult;
 use wasmtime_wasi::ResourceTable;
 
-use super::grants::{FsAccess, FsRefusal};
+use super::grants::{strip_dir_prefix, FsAccess, FsRefusal};
 use super::PluginState;
 
 /// The filesystem interface as wasmtime-wasi defines it (imports of older 0.2 versions map to it).
@@ -90,7 +90,7 @@ impl Preopens {
 
     /// The granted directory (not the root stand-in) holding a normalized path.
     fn granted_holding(&self, path: &str) -> Option<&str> {
-        self.dirs.iter().map(|p| p.guest.as_str()).find(|&dir| dir != ROOT && within(path, dir))
+        self.dirs.iter().map(|p| p.guest.as_str()).find(|&dir| dir != ROOT && strip_dir_prefix(path, dir).is_some())
     }
 }
 
@@ -184,10 +184,6 @@ impl Target {
         }
         false
     }
-}
-
-fn within(path: &str, dir: &str) -> bool {
-    dir == ROOT || path == dir || path.strip_prefix(dir).is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// Whether a relative path goes above its starting directory (`a/../..`).
@@ -369,7 +365,8 @@ mod tests {
     }
 
     #[test]
-    fn within_is_by_whole_components() {
+    fn a_granted_dir_holds_paths_by_whole_components() {
+        let within = |path, dir| strip_dir_prefix(path, dir).is_some();
         assert!(within("/staging/x", "/staging"));
         assert!(within("/staging", "/staging"));
         assert!(!within("/stagingx", "/staging"));

@@ -470,7 +470,8 @@ impl CapabilityGranter {
     }
 }
 
-fn strip_dir_prefix<'a>(path: &'a str, dir: &str) -> Option<&'a str> {
+/// The part of `path` below `dir` (`""` for `dir` itself), by whole components.
+pub(crate) fn strip_dir_prefix<'a>(path: &'a str, dir: &str) -> Option<&'a str> {
     let dir = dir.trim_end_matches('/');
     if path == dir {
         Some("")
